@@ -1,0 +1,11 @@
+/** Sends WhatsApp messages. Handlers see only this interface. */
+export interface WhatsAppMessage {
+  /** E.164 phone number, without the `whatsapp:` prefix. */
+  to: string;
+  body: string;
+}
+
+export interface WhatsAppSender {
+  readonly name: string;
+  send(message: WhatsAppMessage): Promise<{ messageSid: string; status: string }>;
+}

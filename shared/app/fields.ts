@@ -1,0 +1,18 @@
+/** Field schemas shared by several modules, with the contract's rules. */
+import { z } from "@hono/zod-openapi";
+
+export const PhoneSchema = z.string().trim()
+  .regex(/^\+[1-9]\d{6,14}$/, "debe estar en formato E.164, por ejemplo +5491100000002")
+  .openapi({ example: "+5491100000002" });
+
+export const PasswordSchema = z.string().min(6).max(256).openapi({ example: "consultorio-demo" });
+
+export const EmailSchema = z.email().max(254).transform((e) => e.toLowerCase())
+  .openapi({ example: "diego@consultorio.dev" });
+
+export const PersonNameSchema = z.string().trim().min(2).max(100);
+
+export const IsoDateTime = z.string().openapi({ format: "date-time" });
+
+export const iso = (value: unknown): string =>
+  value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();

@@ -1,0 +1,80 @@
+/** Helpers that keep route declarations short and every response declared. */
+import { z } from "@hono/zod-openapi";
+import { envelopeSchema, pagedEnvelopeSchema } from "./envelope.ts";
+import { ERROR_CODES } from "./problem.ts";
+
+export const ProblemDetailsSchema = z.object({
+  type: z.string().openapi({ example: "https://consultorio.dev/problems/validation" }),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]),
+  detail: z.string(),
+  errors: z.array(z.object({
+    field: z.string(),
+    message: z.string(),
+    rejectedValue: z.unknown().optional(),
+  })).optional(),
+  timestamp: z.string().openapi({ format: "date-time" }),
+}).openapi("ProblemDetails");
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid input (VAL_001 names each field)",
+  401: "Missing, invalid, expired or revoked token (AUTH_001)",
+  403: "Not allowed for this role (AUTH_002)",
+  404: "Not found, or not visible to the caller (RES_001)",
+  409: "Conflict (RES_002, APP_001)",
+  413: "Body too large (REQ_001)",
+  415: "Body is not JSON (REQ_002)",
+  422: "Unprocessable",
+  429: "Too many requests (RATE_001), with Retry-After",
+  500: "Unexpected error (SRV_001)",
+  503: "Temporarily unavailable (SRV_002)",
+};
+
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+
+/** Declares ProblemDetails answers for the given statuses. */
+export function problems<const S extends ProblemStatus>(...statuses: S[]) {
+  return Object.fromEntries(statuses.map((status) => [status, {
+    description: PROBLEM_DESCRIPTIONS[status],
+    content: { "application/problem+json": { schema: ProblemDetailsSchema } },
+  }])) as {
+    [K in S]: {
+      description: string;
+      content: { "application/problem+json": { schema: typeof ProblemDetailsSchema } };
+    };
+  };
+}
+
+/** Statuses every protected route may answer. */
+export const PROTECTED = [400, 401, 429, 500] as const;
+
+export function jsonBody<T extends z.ZodType>(schema: T, description = "JSON body") {
+  return { required: true, description, content: { "application/json": { schema } } };
+}
+
+export function ok<T extends z.ZodType>(data: T, description: string) {
+  return { description, content: { "application/json": { schema: envelopeSchema(data) } } };
+}
+
+export function okPage<T extends z.ZodType>(item: T, description: string) {
+  return { description, content: { "application/json": { schema: pagedEnvelopeSchema(item) } } };
+}
+
+export const UuidParamsSchema = z.object({
+  id: z.uuid().openapi({
+    param: { name: "id", in: "path" },
+    example: "550e8400-e29b-41d4-a716-446655440000",
+  }),
+});
+
+export const PageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({
+    param: { name: "limit", in: "query" },
+    description: "Page size (1-200, default 50)",
+  }),
+  cursor: z.string().max(512).optional().openapi({
+    param: { name: "cursor", in: "query" },
+    description: "Opaque cursor from pageInfo.nextCursor",
+  }),
+});

@@ -1,0 +1,82 @@
+/**
+ * Configuration, parsed once from the environment with zod. A missing or
+ * malformed secret stops start-up with a message naming it.
+ */
+import { z } from "zod";
+
+const flag = (fallback: boolean) =>
+  z.enum(["true", "false", "1", "0"]).optional().transform((v) =>
+    v === undefined ? fallback : v === "true" || v === "1"
+  );
+
+const ConfigSchema = z.object({
+  JWT_SECRET: z.string({ error: "is required: the project's JWT secret (HS256)" })
+    .min(32, "must be at least 32 characters"),
+  JWT_ISSUER: z.string().min(1).default("consultorio"),
+  SUPABASE_DB_URL: z.string().min(1).optional(),
+  DATABASE_URL: z.string().min(1).optional(),
+  PGLITE_DATA_DIR: z.string().min(1).optional(),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  DB_PREPARE: flag(true),
+  CORS_ORIGINS: z.string().default("*"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  WHATSAPP_SENDER: z.enum(["console", "twilio"]).default("twilio"),
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_WHATSAPP_FROM: z.string().min(1).optional(),
+}).superRefine((env, ctx) => {
+  if (env.WHATSAPP_SENDER === "twilio") {
+    for (const key of ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const) {
+      if (!env[key]) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message:
+            "is required when WHATSAPP_SENDER=twilio (set WHATSAPP_SENDER=console to print messages instead)",
+        });
+      }
+    }
+  }
+});
+
+export interface Config {
+  jwt: { secret: string; issuer: string };
+  database: { url?: string; pgliteDataDir?: string; poolSize: number; prepare: boolean };
+  corsOrigins: "*" | string[];
+  logLevel: "debug" | "info" | "warn" | "error";
+  whatsapp:
+    | { sender: "console" }
+    | { sender: "twilio"; accountSid: string; authToken: string; from: string };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")} ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER },
+    database: {
+      url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
+      pgliteDataDir: e.PGLITE_DATA_DIR,
+      poolSize: e.DB_POOL_SIZE,
+      prepare: e.DB_PREPARE,
+    },
+    corsOrigins: e.CORS_ORIGINS.trim() === "*"
+      ? "*"
+      : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+    logLevel: e.LOG_LEVEL,
+    whatsapp: e.WHATSAPP_SENDER === "console" ? { sender: "console" } : {
+      sender: "twilio",
+      accountSid: e.TWILIO_ACCOUNT_SID!,
+      authToken: e.TWILIO_AUTH_TOKEN!,
+      from: e.TWILIO_WHATSAPP_FROM!,
+    },
+  };
+}

@@ -1,0 +1,23 @@
+/** Builds what the functions need from configuration: the database, the senders, the logger. */
+import type { Deps } from "./app/types.ts";
+import { createLogger } from "./app/logger.ts";
+import { createConsoleWhatsAppSender } from "./adapters/whatsapp/console.ts";
+import { createTwilioWhatsAppSender } from "./adapters/whatsapp/twilio.ts";
+import { RATE_LIMITS } from "./auth/rate-limits.ts";
+import type { Config } from "./config.ts";
+import type { Database } from "./db/database.ts";
+import { openDatabase } from "./db/open.ts";
+
+export async function createDeps(config: Config, overrides: Partial<Deps> = {}): Promise<Deps> {
+  const db: Database = overrides.db ?? await openDatabase(config.database);
+  return {
+    config,
+    db,
+    logger: overrides.logger ?? createLogger(config.logLevel),
+    whatsapp: overrides.whatsapp ??
+      (config.whatsapp.sender === "console"
+        ? createConsoleWhatsAppSender()
+        : createTwilioWhatsAppSender(config.whatsapp)),
+    rateLimits: overrides.rateLimits ?? RATE_LIMITS,
+  };
+}

@@ -1,0 +1,113 @@
+import { clientAddress } from "../../app/client.ts";
+import { envelope } from "../../app/envelope.ts";
+import { ApiError, unauthenticated } from "../../app/problem.ts";
+import type { AppRouteHandler } from "../../app/types.ts";
+import { issueAccessToken } from "../../auth/jwt.ts";
+import { generateOtp } from "../../auth/otp.ts";
+import { verifyAgainstNothing, verifyPassword } from "../../auth/password.ts";
+import type { Limit } from "../../auth/rate-limits.ts";
+import type { Database } from "../../db/database.ts";
+import * as privileged from "./auth.privileged.ts";
+import type { ForgotPasswordRoute, LoginRoute, LogoutRoute, ResetPasswordRoute } from "./auth.routes.ts";
+
+async function enforceRateLimits(
+  db: Database,
+  action: string,
+  phone: string,
+  client: string,
+  limits: { perPhone: Limit; perClient: Limit },
+) {
+  const retryAfter = await privileged.hitRateLimits(db, [
+    { name: `${action}:phone`, subject: phone, limit: limits.perPhone },
+    { name: `${action}:client`, subject: client, limit: limits.perClient },
+  ]);
+  if (retryAfter !== undefined) {
+    throw new ApiError("RATE_001", `Demasiados intentos. Vuelve a intentar en ${retryAfter} segundos.`, {
+      headers: { "Retry-After": String(retryAfter) },
+    });
+  }
+}
+
+export const login: AppRouteHandler<LoginRoute> = async (c) => {
+  const { phone, password } = c.req.valid("json");
+  const { db, config, rateLimits } = c.var.deps;
+  await enforceRateLimits(db, "login", phone, clientAddress(c), {
+    perPhone: rateLimits.loginPerPhone,
+    perClient: rateLimits.loginPerClient,
+  });
+
+  let issued: Awaited<ReturnType<typeof issueAccessToken>> | undefined;
+  const user = await privileged.signIn(db, phone, async (candidate) => {
+    const valid = candidate?.passwordHash
+      ? await verifyPassword(password, candidate.passwordHash)
+      : await verifyAgainstNothing(password);
+    if (!candidate || !valid) return undefined;
+    issued = await issueAccessToken(candidate, config.jwt);
+    return issued;
+  });
+  if (!user || !issued) throw unauthenticated("Teléfono o contraseña incorrectos");
+
+  c.var.log.info("signed in", { userId: user.id });
+  return c.json(
+    envelope({
+      accessToken: issued.token,
+      expiresAt: issued.expiresAt.toISOString(),
+      user: {
+        id: user.id,
+        name: user.name,
+        lastName: user.lastName,
+        phone: user.phone,
+        email: user.email,
+        role: user.role,
+      },
+    }),
+    200,
+  );
+};
+
+export const logout: AppRouteHandler<LogoutRoute> = async (c) => {
+  await c.var.db.query("select app.end_current_session()");
+  return c.json(envelope({ message: "Sesión cerrada correctamente" }), 200);
+};
+
+const FORGOT_ANSWER = "Si el número está registrado, recibirás un código por WhatsApp.";
+
+export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) => {
+  const { phone } = c.req.valid("json");
+  const { db, config, rateLimits, whatsapp } = c.var.deps;
+  await enforceRateLimits(db, "forgot", phone, clientAddress(c), {
+    perPhone: rateLimits.forgotPerPhone,
+    perClient: rateLimits.forgotPerClient,
+  });
+
+  const code = generateOtp();
+  const to = await privileged.storeResetCode(db, phone, code, config.jwt.secret);
+  if (to) {
+    // Not awaited: the answer must take the same time whether or not the phone exists.
+    const log = c.var.log;
+    whatsapp.send({
+      to,
+      body: `Tu código de Consultorio es ${code}. Vence en ${privileged.OTP_TTL_MINUTES} minutos. ` +
+        "No lo compartas con nadie.",
+    }).catch((error) => log.error("reset code not sent", { sender: whatsapp.name, errorName: error?.name }));
+  }
+  return c.json(envelope({ message: FORGOT_ANSWER }), 200);
+};
+
+export const resetPassword: AppRouteHandler<ResetPasswordRoute> = async (c) => {
+  const { phone, code, newPassword, confirmPassword } = c.req.valid("json");
+  if (newPassword !== confirmPassword) {
+    throw new ApiError("VAL_003", "passwords-do-not-match", {
+      errors: [{ field: "confirmPassword", message: "passwords-do-not-match" }],
+    });
+  }
+  const { db, config, rateLimits } = c.var.deps;
+  await enforceRateLimits(db, "reset", phone, clientAddress(c), {
+    perPhone: rateLimits.resetPerPhone,
+    perClient: rateLimits.resetPerClient,
+  });
+
+  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.jwt.secret);
+  if (!changed) throw new ApiError("AUTH_003", "invalid-or-expired-otp");
+  return c.json(envelope({ message: "Contraseña actualizada. Inicia sesión con la nueva contraseña." }), 200);
+};

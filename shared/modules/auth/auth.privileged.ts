@@ -1,0 +1,151 @@
+/**
+ * The privileged path of authentication: everything that must read or write
+ * private.* before there is a caller (sign-in, reset codes, rate limits).
+ * Runs as service_role. Keep it small: every function here is reviewed.
+ */
+import type { AppRole } from "../../auth/jwt.ts";
+import { hashOtp, otpMatches } from "../../auth/otp.ts";
+import { hashPassword } from "../../auth/password.ts";
+import { type Limit, rateLimitKey } from "../../auth/rate-limits.ts";
+import type { Database } from "../../db/database.ts";
+
+export const OTP_TTL_MINUTES = 10;
+export const OTP_MAX_ATTEMPTS = 5;
+
+export interface RateLimitCheck {
+  name: string;
+  subject: string;
+  limit: Limit;
+}
+
+/** Counts one hit on each check; answers the wait in seconds if any is over its limit. */
+export async function hitRateLimits(db: Database, checks: RateLimitCheck[]): Promise<number | undefined> {
+  const keys = await Promise.all(checks.map((c) => rateLimitKey(c.name, c.subject)));
+  const results = await db.asService(async (tx) => {
+    const out: Array<{ allowed: boolean; retry_after_seconds: number }> = [];
+    for (const [i, check] of checks.entries()) {
+      const [row] = await tx.query<{ allowed: boolean; retry_after_seconds: number }>(
+        "select * from private.hit_rate_limit($1, $2, $3)",
+        [keys[i], check.limit.windowSeconds, check.limit.max],
+      );
+      out.push(row);
+    }
+    return out;
+  });
+  const blocked = results.filter((r) => !r.allowed);
+  return blocked.length ? Math.max(...blocked.map((r) => r.retry_after_seconds)) : undefined;
+}
+
+export interface SignInCandidate {
+  id: string;
+  role: AppRole;
+  name: string;
+  lastName: string;
+  phone: string;
+  email: string;
+  passwordHash: string | null;
+}
+
+/**
+ * Finds the active user with this phone, lets `verify` check the password,
+ * and opens a session for the token about to be issued, in one transaction.
+ */
+export async function signIn(
+  db: Database,
+  phone: string,
+  verify: (candidate: SignInCandidate | undefined) => Promise<{ jti: string; expiresAt: Date } | undefined>,
+): Promise<SignInCandidate | undefined> {
+  return await db.asService(async (tx) => {
+    const [candidate] = await tx.query<SignInCandidate>(
+      `select u.id, u.role, u.name, u.last_name as "lastName", u.phone, u.email,
+              c.password_hash as "passwordHash"
+         from public.users u
+         left join private.credentials c on c.user_id = u.id
+        where u.phone = $1 and u.is_active and u.deleted_at is null`,
+      [phone],
+    );
+    const session = await verify(candidate);
+    if (!candidate || !session) return undefined;
+    await tx.query(
+      "insert into private.sessions (jti, user_id, expires_at) values ($1, $2, $3)",
+      [session.jti, candidate.id, session.expiresAt.toISOString()],
+    );
+    return candidate;
+  });
+}
+
+/**
+ * Replaces any pending code of the user of this phone with a new one.
+ * Answers the user's phone if there is such a user, undefined otherwise.
+ */
+export async function storeResetCode(
+  db: Database,
+  phone: string,
+  code: string,
+  secret: string,
+): Promise<string | undefined> {
+  return await db.asService(async (tx) => {
+    const [user] = await tx.query<{ id: string; phone: string }>(
+      "select id, phone from public.users where phone = $1 and is_active and deleted_at is null",
+      [phone],
+    );
+    if (!user) return undefined;
+    await tx.query(
+      `update private.password_reset_codes set consumed_at = now()
+        where user_id = $1 and consumed_at is null`,
+      [user.id],
+    );
+    await tx.query(
+      `insert into private.password_reset_codes (user_id, code_hash, expires_at)
+       values ($1, $2, now() + make_interval(mins => $3))`,
+      [user.id, await hashOtp(secret, user.id, code), OTP_TTL_MINUTES],
+    );
+    return user.phone;
+  });
+}
+
+/**
+ * Checks the code (counting the try), and if it matches sets the new
+ * password, uses up the code and ends every session of the user.
+ */
+export async function resetPasswordWithCode(
+  db: Database,
+  input: { phone: string; code: string; newPassword: string },
+  secret: string,
+): Promise<boolean> {
+  return await db.asService(async (tx) => {
+    const [pending] = await tx.query<{ id: string; user_id: string; code_hash: string; attempts: number }>(
+      `select r.id, r.user_id, r.code_hash, r.attempts
+         from private.password_reset_codes r
+         join public.users u on u.id = r.user_id
+        where u.phone = $1 and u.is_active and u.deleted_at is null
+          and r.consumed_at is null and r.expires_at > now()
+        order by r.created_at desc
+        limit 1
+          for update of r`,
+      [input.phone],
+    );
+    if (!pending) return false;
+
+    const attempts = pending.attempts + 1;
+    const matches = attempts <= OTP_MAX_ATTEMPTS &&
+      await otpMatches(secret, pending.user_id, input.code, pending.code_hash);
+    await tx.query(
+      `update private.password_reset_codes
+          set attempts = $2, consumed_at = case when $3 or $2 >= $4 then now() end
+        where id = $1`,
+      [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
+    );
+    if (!matches) return false;
+
+    await tx.query(
+      `insert into private.credentials (user_id, password_hash, password_changed_at)
+       values ($1, $2, now())
+       on conflict (user_id) do update
+         set password_hash = excluded.password_hash, password_changed_at = excluded.password_changed_at`,
+      [pending.user_id, await hashPassword(input.newPassword)],
+    );
+    await tx.query("select private.end_sessions($1, 'password_reset')", [pending.user_id]);
+    return true;
+  });
+}

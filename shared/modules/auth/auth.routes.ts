@@ -1,0 +1,89 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { EmailSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
+import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
+
+const tags = ["Auth"];
+
+export const LoginRequestSchema = z.object({
+  phone: PhoneSchema,
+  password: PasswordSchema,
+}).openapi("LoginRequest");
+
+export const LoginResponseSchema = z.object({
+  accessToken: z.string().openapi({ description: "HS256 JWT, valid 30 days" }),
+  expiresAt: z.string().openapi({ format: "date-time" }),
+  user: z.object({
+    id: z.uuid(),
+    name: z.string(),
+    lastName: z.string(),
+    phone: z.string(),
+    email: EmailSchema,
+    role: z.enum(["admin", "doctor", "patient"]),
+  }),
+}).openapi("LoginResponse");
+
+const MessageSchema = z.object({ message: z.string() });
+
+export const login = createRoute({
+  method: "post",
+  path: "/v1/auth/login",
+  tags,
+  summary: "Sign in with phone and password (public)",
+  security: [],
+  request: { body: jsonBody(LoginRequestSchema) },
+  responses: {
+    200: ok(LoginResponseSchema, "Signed in"),
+    ...problems(400, 401, 429, 500),
+  },
+});
+
+export const logout = createRoute({
+  method: "post",
+  path: "/v1/auth/logout",
+  tags,
+  summary: "Sign out: the token is revoked at once",
+  responses: {
+    200: ok(MessageSchema, "Signed out"),
+    ...problems(...PROTECTED),
+  },
+});
+
+export const forgotPassword = createRoute({
+  method: "post",
+  path: "/v1/auth/forgot-password",
+  tags,
+  summary: "Send a 6-digit reset code by WhatsApp (public; never says whether the phone exists)",
+  security: [],
+  request: { body: jsonBody(z.object({ phone: PhoneSchema }).openapi("ForgotPasswordRequest")) },
+  responses: {
+    200: ok(MessageSchema, "If the phone belongs to a user, a code was sent"),
+    ...problems(400, 429, 500),
+  },
+});
+
+export const resetPassword = createRoute({
+  method: "post",
+  path: "/v1/auth/reset-password",
+  tags,
+  summary: "Set a new password with the WhatsApp code (public); ends every session",
+  security: [],
+  request: {
+    body: jsonBody(
+      z.object({
+        phone: PhoneSchema,
+        code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos"),
+        newPassword: PasswordSchema,
+        confirmPassword: z.string().max(256),
+      }).openapi("ResetPasswordRequest"),
+    ),
+  },
+  responses: {
+    200: ok(MessageSchema, "Password changed"),
+    ...problems(400, 429, 500),
+  },
+});
+
+export type LoginRoute = typeof login;
+export type LogoutRoute = typeof logout;
+export type ForgotPasswordRoute = typeof forgotPassword;
+export type ResetPasswordRoute = typeof resetPassword;

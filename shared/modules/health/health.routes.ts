@@ -1,0 +1,29 @@
+import { createRoute, z } from "@hono/zod-openapi";
+
+export const HealthSchema = z.object({
+  status: z.enum(["ok", "degraded"]),
+  version: z.string(),
+  time: z.string().openapi({ format: "date-time" }),
+  database: z.object({
+    status: z.enum(["up", "down"]),
+    driver: z.enum(["pglite", "postgres"]),
+    latencyMs: z.number().optional(),
+  }),
+}).openapi("Health");
+
+export const health = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["Health"],
+  summary: "Service health, with the database's state (public)",
+  security: [],
+  responses: {
+    200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
+    503: {
+      description: "The database does not answer",
+      content: { "application/json": { schema: HealthSchema } },
+    },
+  },
+});
+
+export type HealthRoute = typeof health;

@@ -1,0 +1,44 @@
+/**
+ * The local gateway, shaped like a Supabase project's API URL:
+ * /functions/v1/<name>/* reaches the function as /<name>/*, as Supabase's
+ * edge gateway does. Storage and Realtime join it under /storage/v1 and
+ * /realtime/v1.
+ */
+
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+export interface GatewayOptions {
+  functions: Record<string, FetchHandler>;
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+export function createGateway(options: GatewayOptions) {
+  return (request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> => {
+    const url = new URL(request.url);
+    const match = /^\/functions\/v1\/([a-z0-9_-]+)(\/.*)?$/i.exec(url.pathname);
+    if (match) {
+      const fn = options.functions[match[1]];
+      if (!fn) return json(404, { code: "NOT_FOUND", message: "Requested function was not found" });
+      url.pathname = `/${match[1]}${match[2] ?? ""}`;
+      const headers = new Headers(request.headers);
+      const remote = info?.remoteAddr.transport === "tcp" ? info.remoteAddr.hostname : undefined;
+      if (remote) {
+        const prior = headers.get("X-Forwarded-For");
+        headers.set("X-Forwarded-For", prior ? `${prior}, ${remote}` : remote);
+      }
+      return fn(
+        new Request(url, { method: request.method, headers, body: request.body, signal: request.signal }),
+      );
+    }
+    if (url.pathname === "/" || url.pathname === "") {
+      return json(200, {
+        name: "Consultorio local stack",
+        functions: Object.keys(options.functions).map((name) => `/functions/v1/${name}`),
+        docs: "/functions/v1/api/docs",
+      });
+    }
+    return json(404, { code: "NOT_FOUND", message: "Route not found" });
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * `deno task start`: the whole product on this machine, like `supabase start`
+ * but without Docker. Data in .local/ (or DATABASE_URL), gateway on
+ * 127.0.0.1:54321 (or PORT).
+ */
+import { ConfigError } from "../../shared/config.ts";
+import { createStack } from "./stack.ts";
+
+const started = performance.now();
+const root = new URL("../../", import.meta.url).pathname;
+const dataDir = Deno.env.get("CONSULTORIO_LOCAL_DIR") ?? `${root}.local`;
+const port = Number(Deno.env.get("PORT") ?? 54321);
+const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
+
+let stack;
+try {
+  stack = await createStack({ dataDir });
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    Deno.exit(1);
+  }
+  throw error;
+}
+
+const server = Deno.serve({ hostname, port, onListen: () => {} }, stack.handler);
+const apiUrl = `http://${hostname}:${server.addr.port}`;
+const { config, prepared } = stack;
+
+console.log(`
+Consultorio local stack is running (stand-in for a Supabase project).
+
+         API URL: ${apiUrl}
+        REST API: ${apiUrl}/functions/v1/api/v1
+         OpenAPI: ${apiUrl}/functions/v1/api/openapi.json
+      Swagger UI: ${apiUrl}/functions/v1/api/docs
+        Database: ${config.database.url ? "PostgreSQL (DATABASE_URL)" : `PGlite, data in ${dataDir}/pgdata`}
+      JWT secret: ${config.jwt.secret}
+        anon key: ${stack.anonKey}
+service_role key: ${stack.serviceRoleKey}
+
+Migrations applied now: ${prepared.applied.length ? prepared.applied.join(", ") : "none (up to date)"}
+Demo accounts${
+  prepared.seeded ? " (seeded now)" : ""
+}: +5491100000001 (admin), +5491100000002 and +5491100000004 (doctors),
++5491100000003 and +5491100000005 (patients); password: consultorio-demo
+WhatsApp messages (reset codes) are printed here instead of being sent.
+Started in ${Math.round(performance.now() - started)} ms. Press Ctrl+C to stop.
+`);
+
+const stop = async () => {
+  await server.shutdown();
+  await stack.close();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);

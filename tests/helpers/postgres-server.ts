@@ -1,0 +1,82 @@
+/**
+ * A throwaway PostgreSQL server for the tests and the bench: a temporary
+ * data folder, a free port on 127.0.0.1, stopped and deleted afterwards.
+ * Uses the machine's initdb/pg_ctl (Debian's postgresql package).
+ */
+
+export interface PostgresServer {
+  /** URL of the `postgres` database, as the superuser. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+function findBinary(name: string): string {
+  const candidates = [...(Deno.env.get("PATH") ?? "").split(":").map((dir) => `${dir}/${name}`)];
+  try {
+    const versions = [...Deno.readDirSync("/usr/lib/postgresql")].map((e) => e.name).sort().reverse();
+    candidates.push(...versions.map((v) => `/usr/lib/postgresql/${v}/bin/${name}`));
+  } catch { /* no Debian layout */ }
+  for (const path of candidates) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch { /* keep looking */ }
+  }
+  throw new Error(`${name} not found: install PostgreSQL (apt-get install postgresql) or set DATABASE_URL`);
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** initdb and postgres refuse to run as root: run them as the `postgres` user then. */
+function asServerUser(command: string, args: string[]): Deno.Command {
+  const root = Deno.uid() === 0;
+  return root
+    ? new Deno.Command("runuser", {
+      args: ["-u", "postgres", "--", command, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    })
+    : new Deno.Command(command, { args, stdout: "piped", stderr: "piped" });
+}
+
+async function run(command: string, args: string[]) {
+  const out = await asServerUser(command, args).output();
+  if (!out.success) {
+    throw new Error(
+      `${command} failed: ${new TextDecoder().decode(out.stderr)}${new TextDecoder().decode(out.stdout)}`,
+    );
+  }
+}
+
+export async function startPostgresServer(): Promise<PostgresServer> {
+  const initdb = findBinary("initdb");
+  const pgCtl = findBinary("pg_ctl");
+  const dir = await Deno.makeTempDir({ prefix: "consultorio-pg-" });
+  if (Deno.uid() === 0) await new Deno.Command("chown", { args: ["-R", "postgres", dir] }).output();
+  const data = `${dir}/data`;
+  const port = freePort();
+  await run(initdb, ["-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"]);
+  await run(pgCtl, [
+    "-D",
+    data,
+    "-l",
+    `${dir}/server.log`,
+    "-w",
+    "-o",
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+    "start",
+  ]);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      await run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * Runs the real local stack (gateway, functions, database) on a free port for
+ * one test, on PGlite (in memory) or on a fresh database of the PostgreSQL
+ * server that `deno task test` started. Everything is real except WhatsApp:
+ * its sender is captured here instead of printing (the product's
+ * WhatsAppSender interface, the same seam the console sender uses).
+ */
+import postgres from "postgres";
+import { createLogger } from "../../shared/app/logger.ts";
+import type { WhatsAppMessage, WhatsAppSender } from "../../shared/adapters/whatsapp/sender.ts";
+import { RATE_LIMITS, type RateLimits } from "../../shared/auth/rate-limits.ts";
+import { hashPassword } from "../../shared/auth/password.ts";
+import { createStack, type Stack } from "../../supabase/local/stack.ts";
+
+export type Driver = "pglite" | "postgres";
+
+export const PG_URL = Deno.env.get("TEST_PG_URL");
+const PG_TEMPLATE = Deno.env.get("TEST_PG_TEMPLATE");
+
+export interface TestStack {
+  driver: Driver;
+  stack: Stack;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  /** URL of an api function path, e.g. api("/v1/user") */
+  api(path: string): string;
+  outbox: WhatsAppMessage[];
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Rate limits high enough that only the rate-limit tests meet them. */
+export const RELAXED_LIMITS: RateLimits = Object.fromEntries(
+  Object.entries(RATE_LIMITS).map(([k, v]) => [k, { ...v, max: 10_000 }]),
+) as unknown as RateLimits;
+
+export interface StartOptions {
+  seed?: boolean;
+  rateLimits?: RateLimits;
+  env?: Record<string, string>;
+}
+
+export async function startTestStack(driver: Driver, options: StartOptions = {}): Promise<TestStack> {
+  const dataDir = await Deno.makeTempDir({ prefix: "consultorio-test-" });
+  const env: Record<string, string> = {
+    JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+    WHATSAPP_SENDER: "console",
+    ...options.env,
+  };
+  let dropDatabase = async () => {};
+  if (driver === "postgres") {
+    if (!PG_URL || !PG_TEMPLATE) {
+      throw new Error("TEST_PG_URL is not set: run the tests with `deno task test`");
+    }
+    const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
+    const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name} template ${PG_TEMPLATE}`);
+    await admin.end();
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    env.DATABASE_URL = url.toString();
+    dropDatabase = async () => {
+      const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    };
+  }
+
+  const outbox: WhatsAppMessage[] = [];
+  const logs: string[] = [];
+  const whatsapp: WhatsAppSender = {
+    name: "test-capture",
+    send(message) {
+      outbox.push(message);
+      return Promise.resolve({
+        messageSid: `SM${crypto.randomUUID().replaceAll("-", "")}`,
+        status: "queued",
+      });
+    },
+  };
+
+  const stack = await createStack({
+    dataDir,
+    env,
+    inMemory: true,
+    seed: options.seed ?? false,
+    overrides: {
+      whatsapp,
+      logger: createLogger("debug", (line) => logs.push(line)),
+      rateLimits: options.rateLimits ?? RELAXED_LIMITS,
+    },
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, stack.handler);
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    driver,
+    stack,
+    origin,
+    api: (path) => `${origin}/functions/v1/api${path}`,
+    outbox,
+    logs,
+    async close() {
+      await server.shutdown();
+      await stack.close();
+      await dropDatabase();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Registers `name [pglite]` and `name [postgres]`, each on a stack of its own. */
+export function testBothDrivers(
+  name: string,
+  fn: (t: Deno.TestContext, s: TestStack) => Promise<void>,
+  options: StartOptions = {},
+) {
+  for (const driver of ["pglite", "postgres"] as const) {
+    Deno.test({
+      name: `${name} [${driver}]`,
+      ignore: driver === "postgres" && !PG_URL,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      async fn(t) {
+        const s = await startTestStack(driver, options);
+        try {
+          await fn(t, s);
+        } finally {
+          await s.close();
+        }
+      },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures: people created directly in the database (setup, not under test)
+// ---------------------------------------------------------------------------
+
+export const TEST_PASSWORD = "test-password-1";
+let testPasswordHash: Promise<string> | undefined;
+
+let phoneCounter = 0;
+export function uniquePhone(): string {
+  phoneCounter++;
+  return `+5491${String(Date.now() % 1_000_000).padStart(6, "0")}${String(phoneCounter).padStart(3, "0")}`;
+}
+
+export interface TestUser {
+  id: string;
+  role: "admin" | "doctor" | "patient";
+  phone: string;
+  email: string;
+  token: string;
+}
+
+export async function ensureSpecialty(s: TestStack): Promise<string> {
+  const [row] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+    `insert into public.specialties (name) values ('Test specialty')
+     on conflict (lower(name)) do update set name = excluded.name returning id`,
+  );
+  return row.id;
+}
+
+/** Inserts a user with TEST_PASSWORD and signs them in through the API. */
+export async function createUser(
+  s: TestStack,
+  role: TestUser["role"],
+  fields: { name?: string; lastName?: string } = {},
+): Promise<TestUser> {
+  const phone = uniquePhone();
+  const email = `${role}.${crypto.randomUUID().slice(0, 8)}@test.consultorio.dev`;
+  const specialtyId = role === "doctor" ? await ensureSpecialty(s) : null;
+  testPasswordHash ??= hashPassword(TEST_PASSWORD);
+  const [user] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+    `with u as (
+       insert into public.users (role, name, last_name, phone, email, specialty_id)
+       values ($1, $2, $3, $4, $5, $6) returning id
+     )
+     insert into private.credentials (user_id, password_hash, password_changed_at)
+     select id, $7, now() from u returning user_id as id`,
+    [role, fields.name ?? "Test", fields.lastName ?? role, phone, email, specialtyId, await testPasswordHash],
+  );
+  const token = await login(s, phone, TEST_PASSWORD);
+  return { id: user.id, role, phone, email, token };
+}
+
+export async function login(s: TestStack, phone: string, password: string): Promise<string> {
+  const res = await fetch(s.api("/v1/auth/login"), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ phone, password }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.data.accessToken;
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  // deno-lint-ignore no-explicit-any
+  body: any;
+}
+
+export async function call(s: TestStack, method: string, path: string, options: CallOptions = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers["Content-Type"] ??= "application/json";
+  }
+  const res = await fetch(s.api(path), { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, body: parsed } as CallResult;
+}
