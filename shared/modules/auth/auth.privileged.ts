@@ -132,7 +132,8 @@ export async function resetPasswordWithCode(
       await otpMatches(secret, pending.user_id, input.code, pending.code_hash);
     await tx.query(
       `update private.password_reset_codes
-          set attempts = $2, consumed_at = case when $3 or $2 >= $4 then now() end
+          set attempts = $2::integer,
+              consumed_at = case when $3::boolean or $2::integer >= $4::integer then now() end
         where id = $1`,
       [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
     );
