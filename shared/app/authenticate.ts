@@ -16,7 +16,6 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
   "POST /v1/auth/login",
   "POST /v1/auth/forgot-password",
   "POST /v1/auth/reset-password",
-  "POST /v1/twilio/webhook/whatsapp",
 ]);
 
 export function bearerToken(header: string | undefined): string | undefined {

@@ -6,7 +6,14 @@
 
 export type Row = Record<string, unknown>;
 
-/** Something SQL can be sent to: a transaction, or a connection. */
+/**
+ * Something SQL can be sent to: a transaction, or a connection.
+ *
+ * Parameters: send JSON and exact timestamps as text and cast in SQL
+ * (`$1::text::jsonb`, `$2::text::timestamptz`). postgres.js serializes by the
+ * server's idea of a parameter's type: it would JSON-encode a string again for
+ * jsonb, and round a timestamptz to JavaScript's milliseconds.
+ */
 export interface Queryable {
   query<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }

@@ -29,7 +29,7 @@ export function createGateway(options: GatewayOptions) {
         headers.set("X-Forwarded-For", prior ? `${prior}, ${remote}` : remote);
       }
       return fn(
-        new Request(url, { method: request.method, headers, body: request.body, signal: request.signal }),
+        new Request(url, { method: request.method, headers, body: request.body }),
       );
     }
     if (url.pathname === "/" || url.pathname === "") {

@@ -4,7 +4,7 @@
  * and the gateway in front of them. Used by `deno task start` and the tests.
  */
 import type { Deps } from "../../shared/app/types.ts";
-import { createApiApp } from "../../shared/api.ts";
+import { type ApiApp, createApiApp } from "../../shared/api.ts";
 import { issueApiKey } from "../../shared/auth/jwt.ts";
 import { type Config, loadConfig } from "../../shared/config.ts";
 import { createDeps } from "../../shared/deps.ts";
@@ -29,6 +29,7 @@ export interface Stack {
   prepared: PrepareResult;
   anonKey: string;
   serviceRoleKey: string;
+  api: ApiApp;
   handler: ReturnType<typeof createGateway>;
   close(): Promise<void>;
 }
@@ -53,6 +54,7 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       prepared,
       anonKey: await issueApiKey("anon", config.jwt.secret),
       serviceRoleKey: await issueApiKey("service_role", config.jwt.secret),
+      api,
       handler,
       close: () => deps.db.close(),
     };

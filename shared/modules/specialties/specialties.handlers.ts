@@ -27,7 +27,7 @@ export const list: AppRouteHandler<ListRoute> = async (c) => {
   const rows = await c.var.db.query<SpecialtyRow & { cursor_created_at: string }>(
     `select id, name, description, created_at, updated_at, created_at::text as cursor_created_at
        from public.specialties
-      where $1::timestamptz is null or (created_at, id) > ($1, $2::uuid)
+      where $1::text is null or (created_at, id) > ($1::text::timestamptz, $2::uuid)
       order by created_at, id
       limit $3`,
     [after?.createdAt ?? null, after?.id ?? null, limit + 1],

@@ -45,7 +45,7 @@ export const list: AppRouteHandler<ListRoute> = async (c) => {
     `select ${USER_COLUMNS}, u.created_at::text as cursor_created_at ${USER_FROM}
       where u.deleted_at is null
         and ($1::public.app_role is null or u.role = $1)
-        and ($2::timestamptz is null or (u.created_at, u.id) > ($2, $3::uuid))
+        and ($2::text is null or (u.created_at, u.id) > ($2::text::timestamptz, $3::uuid))
       order by u.created_at, u.id
       limit $4`,
     [role ?? null, after?.createdAt ?? null, after?.id ?? null, limit + 1],

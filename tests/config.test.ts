@@ -1,0 +1,55 @@
+/** Configuration is parsed once, and a missing secret stops start-up naming it. */
+import { ConfigError, loadConfig } from "../shared/config.ts";
+import { assert, assertEquals, assertRejects } from "./helpers/std.ts";
+
+const SECRET = "s".repeat(40);
+
+Deno.test("config: defaults, and what a missing or weak secret says", async (t) => {
+  await t.step("a missing JWT_SECRET stops start-up naming it", async () => {
+    const error = await assertRejects(() =>
+      Promise.resolve().then(() => loadConfig({ WHATSAPP_SENDER: "console" }))
+    );
+    assert(error instanceof ConfigError);
+    assert(error.message.includes("JWT_SECRET"));
+  });
+
+  await t.step("a short JWT_SECRET is refused", async () => {
+    const error = await assertRejects(() =>
+      Promise.resolve().then(() => loadConfig({ JWT_SECRET: "short" }))
+    );
+    assert(error instanceof ConfigError && error.message.includes("JWT_SECRET"));
+  });
+
+  await t.step("production's default sender is Twilio, and it needs its three settings", async () => {
+    const error = await assertRejects(() => Promise.resolve().then(() => loadConfig({ JWT_SECRET: SECRET })));
+    assert(error instanceof ConfigError);
+    for (const key of ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"]) {
+      assert(error.message.includes(key), key);
+    }
+  });
+
+  await t.step("SUPABASE_DB_URL wins over DATABASE_URL; no URL means PGlite", () => {
+    const deployed = loadConfig({
+      JWT_SECRET: SECRET,
+      WHATSAPP_SENDER: "console",
+      SUPABASE_DB_URL: "postgres://a/b",
+      DATABASE_URL: "postgres://c/d",
+    });
+    assertEquals(deployed.database.url, "postgres://a/b");
+    const local = loadConfig({ JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" });
+    assertEquals(local.database.url, undefined);
+    assertEquals(local.corsOrigins, "*");
+    assertEquals(local.database.prepare, true);
+  });
+
+  await t.step("CORS_ORIGINS is a comma-separated allow-list", () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      WHATSAPP_SENDER: "console",
+      CORS_ORIGINS: "https://a.dev, https://b.dev",
+      DB_PREPARE: "false",
+    });
+    assertEquals(config.corsOrigins, ["https://a.dev", "https://b.dev"]);
+    assertEquals(config.database.prepare, false);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The README's start command, as a user runs it: `deno task start` in a
+ * process of its own, on PGlite (the embedded default) and on a PostgreSQL
+ * database given by DATABASE_URL. It serves health, the seed's demo accounts
+ * sign in, and a second start keeps the data.
+ */
+import postgres from "postgres";
+import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
+import { PG_URL } from "./helpers/stack.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+interface Started {
+  output: string;
+  apiUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startProduct(env: Record<string, string>): Promise<Started> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  let output = "";
+  const reader = child.stdout.getReader();
+  const stderr = child.stderr.text();
+  const deadline = Date.now() + 60_000;
+  while (!output.includes("Press Ctrl+C")) {
+    const { value, done } = await reader.read();
+    if (done || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`start did not come up:\n${output}\n${await stderr}`);
+    }
+    output += decoder.decode(value);
+  }
+  const apiUrl = /API URL: (\S+)/.exec(output)![1];
+  return {
+    output,
+    apiUrl,
+    async stop() {
+      child.kill("SIGTERM");
+      const drain = (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })();
+      await Promise.all([child.status, drain, stderr]);
+    },
+  };
+}
+
+async function loginStatus(apiUrl: string, phone: string, password = "consultorio-demo") {
+  const res = await fetch(`${apiUrl}/functions/v1/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ phone, password }),
+  });
+  const body = await res.json();
+  return { status: res.status, token: body.data?.accessToken as string | undefined };
+}
+
+async function exercise(t: Deno.TestContext, env: Record<string, string>, driver: string) {
+  let first: Started;
+
+  await t.step("it starts, prints the URL and both keys, and serves health", async () => {
+    first = await startProduct(env);
+    assertMatch(first.output, /API URL: http:\/\/127\.0\.0\.1:\d+/);
+    assertMatch(first.output, /anon key: ey/);
+    assertMatch(first.output, /service_role key: ey/);
+    const health = await (await fetch(`${first.apiUrl}/functions/v1/api/health`)).json();
+    assertEquals(health.status, "ok");
+    assertEquals(health.database.driver, driver);
+  });
+
+  let adminToken = "";
+  await t.step("the seed's demo accounts sign in", async () => {
+    for (
+      const phone of [
+        "+5491100000001",
+        "+5491100000002",
+        "+5491100000003",
+        "+5491100000004",
+        "+5491100000005",
+      ]
+    ) {
+      const { status, token } = await loginStatus(first.apiUrl, phone);
+      assertEquals(status, 200, phone);
+      if (phone.endsWith("01")) adminToken = token!;
+    }
+    const specialties = await (await fetch(`${first.apiUrl}/functions/v1/api/v1/specialties`, {
+      headers: { Authorization: `Bearer ${adminToken}` },
+    })).json();
+    assertEquals(specialties.data.map((s: { name: string }) => s.name).sort(), [
+      "Cardiology",
+      "General practice",
+    ]);
+  });
+
+  await t.step("a second start keeps the data, applies nothing and seeds nothing", async () => {
+    const created = await fetch(`${first.apiUrl}/functions/v1/api/v1/user`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        role: "patient",
+        name: "Persistida",
+        lastName: "Prueba",
+        phone: "+5491100000099",
+        email: "persistida@consultorio.dev",
+        password: "persistida-1",
+      }),
+    });
+    assertEquals(created.status, 201);
+    await created.body?.cancel();
+    await first.stop();
+
+    const second = await startProduct(env);
+    try {
+      assertMatch(second.output, /Migrations applied now: none/);
+      assert(!second.output.includes("seeded now"));
+      assertEquals((await loginStatus(second.apiUrl, "+5491100000099", "persistida-1")).status, 200);
+      const me = await fetch(`${second.apiUrl}/functions/v1/api/v1/user/me`, {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      });
+      assertEquals(me.status, 200, "a token from before the restart is still valid");
+      await me.body?.cancel();
+    } finally {
+      await second.stop();
+    }
+  });
+}
+
+Deno.test({
+  name: "README start command: the embedded default [pglite]",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "consultorio-start-" });
+    const env = { CONSULTORIO_LOCAL_DIR: dir, PORT: String(freePort()), LOG_LEVEL: "warn" };
+    try {
+      await exercise(t, env, "pglite");
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "README start command: with DATABASE_URL [postgres]",
+  ignore: !PG_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "consultorio-start-" });
+    const name = `start_${crypto.randomUUID().replaceAll("-", "")}`;
+    const admin = postgres(PG_URL!, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    const url = new URL(PG_URL!);
+    url.pathname = `/${name}`;
+    const env = {
+      CONSULTORIO_LOCAL_DIR: dir,
+      PORT: String(freePort()),
+      LOG_LEVEL: "warn",
+      DATABASE_URL: url.toString(),
+    };
+    try {
+      await exercise(t, env, "postgres");
+    } finally {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
