@@ -1,3 +1,4 @@
+import { runInBackground } from "../../app/background.ts";
 import { clientAddress } from "../../app/client.ts";
 import { envelope } from "../../app/envelope.ts";
 import { ApiError, unauthenticated } from "../../app/problem.ts";
@@ -85,11 +86,13 @@ export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) =>
   if (to) {
     // Not awaited: the answer must take the same time whether or not the phone exists.
     const log = c.var.log;
-    whatsapp.send({
-      to,
-      body: `Tu código de Consultorio es ${code}. Vence en ${privileged.OTP_TTL_MINUTES} minutos. ` +
-        "No lo compartas con nadie.",
-    }).catch((error) => log.error("reset code not sent", { sender: whatsapp.name, errorName: error?.name }));
+    runInBackground(
+      whatsapp.send({
+        to,
+        body: `Tu código de Consultorio es ${code}. Vence en ${privileged.OTP_TTL_MINUTES} minutos. ` +
+          "No lo compartas con nadie.",
+      }).catch((error) => log.error("reset code not sent", { sender: whatsapp.name, errorName: error?.name })),
+    );
   }
   return c.json(envelope({ message: FORGOT_ANSWER }), 200);
 };
