@@ -6,9 +6,14 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { createApp } from "./app/create-app.ts";
 import type { Deps } from "./app/types.ts";
+import { appointmentsRouter } from "./modules/appointments/appointments.index.ts";
+import { auditRouter } from "./modules/audit/audit.index.ts";
 import { authRouter } from "./modules/auth/auth.index.ts";
+import { clinicHistoriesRouter } from "./modules/clinic-histories/clinic-histories.index.ts";
+import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
 import { API_VERSION } from "./modules/health/health.handlers.ts";
 import { healthRouter } from "./modules/health/health.index.ts";
+import { patientsRouter } from "./modules/patients/patients.index.ts";
 import { rootRouter } from "./modules/root/root.index.ts";
 import { specialtiesRouter } from "./modules/specialties/specialties.index.ts";
 import { usersRouter } from "./modules/users/users.index.ts";
@@ -18,7 +23,19 @@ export const API_BASE_PATH = "/api";
 export function createApiApp(deps: Deps) {
   const app = createApp(deps, API_BASE_PATH);
 
-  for (const router of [healthRouter, rootRouter, authRouter, usersRouter, specialtiesRouter]) {
+  const routers = [
+    healthRouter,
+    rootRouter,
+    authRouter,
+    usersRouter,
+    specialtiesRouter,
+    patientsRouter,
+    appointmentsRouter,
+    doctorsRouter,
+    clinicHistoriesRouter,
+    auditRouter,
+  ];
+  for (const router of routers) {
     app.route("/", router);
   }
 

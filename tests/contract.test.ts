@@ -107,7 +107,7 @@ testBothDrivers("contract: OpenAPI document, deny by default, bad input on every
     }
   });
 
-  await t.step("malformed JSON, an overlong string and a non-object body are 400, never 5xx", async () => {
+  await t.step("malformed JSON and a non-object body are 400 naming the body, never 5xx", async () => {
     for (const op of ops.filter((o) => o.spec.requestBody)) {
       const path = concrete(op.path);
       const headers = { "Content-Type": "application/json" };
@@ -117,17 +117,30 @@ testBothDrivers("contract: OpenAPI document, deny by default, bad input on every
       );
       const arrayBody = await call(s, op.method, path, { token: admin.token, rawBody: "[1,2]", headers });
       assertProblem(arrayBody, 400, "VAL_001");
-      const huge = await call(s, op.method, path, {
-        token: admin.token,
-        body: { name: "x".repeat(5000), phone: "+" + "9".repeat(300), password: "p".repeat(300) },
-      });
-      assertEquals(huge.status, 400, `${op.method} ${op.path}: ${huge.status}`);
+    }
+  });
+
+  await t.step("an overlong string in any string field is 400 naming that field", async () => {
+    for (const op of ops.filter((o) => o.spec.requestBody)) {
+      const schema = op.spec.requestBody.content["application/json"].schema;
+      const resolved = schema.$ref ? doc.components.schemas[schema.$ref.split("/").pop()] : schema;
+      for (const [field, fieldSchema] of Object.entries(resolved.properties ?? {})) {
+        // deno-lint-ignore no-explicit-any
+        if ((fieldSchema as any).type !== "string") continue;
+        const res = await call(s, op.method, concrete(op.path), {
+          token: admin.token,
+          body: { [field]: "x".repeat(100_000) },
+        });
+        assertFieldErrors(res, field);
+      }
     }
   });
 
   await t.step("a bad uuid in a path is 400 naming the parameter", async () => {
     for (const op of ops.filter((o) => o.path.includes("{id}"))) {
-      const res = await call(s, op.method, op.path.replace("{id}", "not-a-uuid"), {
+      // valid values for the query parameters some routes require, so that only the id is wrong
+      const query = "?from=2030-01-01T00:00:00Z&to=2030-01-02T00:00:00Z";
+      const res = await call(s, op.method, op.path.replace("{id}", "not-a-uuid") + query, {
         token: admin.token,
         body: op.spec.requestBody ? {} : undefined,
       });

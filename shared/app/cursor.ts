@@ -32,7 +32,10 @@ export function decodeCursor(cursor: string | undefined): Keyset | undefined {
   throw invalidField("cursor", "cursor no válido");
 }
 
-/** Given limit+1 rows (each with `id` and `cursor_created_at`), the page and the next cursor. */
+/**
+ * Given limit+1 rows (each with `id` and `cursor_created_at`: the exact text
+ * of the timestamp the list is ordered by), the page and the next cursor.
+ */
 export function paginate<R extends { id: string; cursor_created_at: string }, T>(
   rows: R[],
   limit: number,

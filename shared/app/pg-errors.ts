@@ -23,6 +23,15 @@ export function isPgError(error: unknown): error is PgErrorLike {
 const CONSTRAINT_FIELDS: Record<string, string> = {
   users_doctor_specialty: "specialtyId",
   specialties_name_key: "name",
+  appointments_ends_after_start: "endAppointment",
+  appointments_at_most_12_hours: "endAppointment",
+  appointments_patient_id_fkey: "patientId",
+  appointments_doctor_id_fkey: "doctorId",
+  appointments_specialty_id_fkey: "specialtyId",
+  clinic_histories_appointment_id_key: "appointmentId",
+  doctor_weekly_hours_no_overlap: "weeklyHours",
+  doctor_weekly_hours_ends_after_start: "weeklyHours",
+  prescription_medications_quantity_check: "prescription.medications",
 };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -46,14 +55,17 @@ export function pgErrorToApiError(error: unknown): ApiError | undefined {
   const fieldErrors = (message: string): FieldError[] | undefined => field ? [{ field, message }] : undefined;
 
   switch (error.code) {
-    case "P0001":
-      // Raised by our own SQL: `raise exception using message = 'APP_002', detail = '...'`.
-      if (isErrorCode(error.message)) {
-        return new ApiError(error.message, error.detail ?? "La operación no está permitida", {
-          cause: error,
-        });
-      }
-      return undefined;
+    case "P0001": {
+      // Raised by our own SQL:
+      //   raise exception using message = 'APP_002', detail = '<for the client>', hint = '<field>';
+      if (!isErrorCode(error.message)) return undefined;
+      const detail = error.detail ?? "La operación no está permitida";
+      const hint = (error as { hint?: string }).hint;
+      return new ApiError(error.message, detail, {
+        errors: hint ? [{ field: hint, message: detail }] : undefined,
+        cause: error,
+      });
+    }
     case "23505":
       return new ApiError("RES_002", "Ya existe un registro con estos datos", {
         errors: fieldErrors("ya está en uso"),

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   RES_002: { status: 409, slug: "already-exists", title: "Recurso ya existe" },
   APP_001: { status: 409, slug: "appointment-conflict", title: "Conflicto de horario en cita" },
   APP_002: { status: 400, slug: "appointment-not-cancellable", title: "Cita no puede ser cancelada" },
+  APP_003: { status: 409, slug: "outside-availability", title: "Fuera del horario del médico" },
   AUTH_001: { status: 401, slug: "unauthenticated", title: "No autenticado" },
   AUTH_002: { status: 403, slug: "forbidden", title: "No autorizado" },
   AUTH_003: { status: 400, slug: "invalid-or-expired-otp", title: "Código inválido o expirado" },

@@ -27,12 +27,39 @@ export interface JwtSettings {
   issuer: string;
 }
 
-const keys = new Map<string, Uint8Array>();
-const keyOf = (secret: string) => {
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** The HMAC key, imported once per secret (jose would import raw bytes on every call). */
+function keyOf(secret: string): Promise<CryptoKey> {
   let key = keys.get(secret);
-  if (!key) keys.set(secret, key = new TextEncoder().encode(secret));
+  if (!key) {
+    key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    keys.set(secret, key);
+  }
   return key;
-};
+}
+
+/**
+ * Tokens already verified, until they expire: verifying is a pure function
+ * of the token and the secret, and WebCrypto's asynchronous HMAC is the
+ * largest cost of a request. Revocation is not cached: the database checks
+ * the session on every request.
+ */
+const VERIFIED_CACHE_SIZE = 10_000;
+const verified = new Map<string, Map<string, AccessClaims>>();
+
+function cacheFor(settings: JwtSettings): Map<string, AccessClaims> {
+  const id = `${settings.issuer}\u0000${settings.secret}`;
+  let cache = verified.get(id);
+  if (!cache) verified.set(id, cache = new Map());
+  return cache;
+}
 
 export interface IssuedToken {
   token: string;
@@ -60,7 +87,7 @@ export async function issueAccessToken(
     .setJti(jti)
     .setIssuedAt(iat)
     .setExpirationTime(exp)
-    .sign(keyOf(settings.secret));
+    .sign(await keyOf(settings.secret));
   return { token, jti, expiresAt: new Date(exp * 1000) };
 }
 
@@ -69,14 +96,23 @@ export async function verifyAccessToken(
   token: string,
   settings: JwtSettings,
 ): Promise<AccessClaims | undefined> {
+  const cache = cacheFor(settings);
+  const known = cache.get(token);
+  if (known) {
+    if (known.exp * 1000 > Date.now()) return known;
+    cache.delete(token);
+  }
   try {
-    const { payload } = await jwtVerify(token, keyOf(settings.secret), {
+    const { payload } = await jwtVerify(token, await keyOf(settings.secret), {
       algorithms: ["HS256"],
       audience: "authenticated",
       issuer: settings.issuer,
     });
     const parsed = AccessClaimsSchema.safeParse(payload);
-    return parsed.success ? parsed.data : undefined;
+    if (!parsed.success) return undefined;
+    if (cache.size >= VERIFIED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(token, parsed.data);
+    return parsed.data;
   } catch {
     return undefined;
   }
@@ -90,5 +126,5 @@ export async function issueApiKey(role: "anon" | "service_role", secret: string)
     .setIssuer("supabase-demo")
     .setIssuedAt(iat)
     .setExpirationTime(iat + 10 * 365 * 24 * 60 * 60)
-    .sign(keyOf(secret));
+    .sign(await keyOf(secret));
 }

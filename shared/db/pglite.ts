@@ -14,7 +14,9 @@ import {
  */
 export async function createPGliteDatabase(dataDir?: string): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
-  const pg: PGlite = await PGlite.create(dataDir ? { dataDir } : {});
+  // btree_gist: the exclusion constraint that forbids double booking needs it.
+  const { btree_gist } = await import("@electric-sql/pglite/contrib/btree_gist");
+  const pg: PGlite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { btree_gist } });
   return wrapPGlite(pg);
 }
 

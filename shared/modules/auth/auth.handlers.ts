@@ -91,7 +91,9 @@ export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) =>
         to,
         body: `Tu código de Consultorio es ${code}. Vence en ${privileged.OTP_TTL_MINUTES} minutos. ` +
           "No lo compartas con nadie.",
-      }).catch((error) => log.error("reset code not sent", { sender: whatsapp.name, errorName: error?.name })),
+      }).catch((error) =>
+        log.error("reset code not sent", { sender: whatsapp.name, errorName: error?.name })
+      ),
     );
   }
   return c.json(envelope({ message: FORGOT_ANSWER }), 200);

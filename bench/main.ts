@@ -1,0 +1,280 @@
+/**
+ * `deno task bench`: the secured GET /v1/user/{id} of the real stack (A)
+ * against a bare Hono route running the same SELECT (B), on a real
+ * PostgreSQL server: latency percentiles, throughput, and database round
+ * trips per request. It reports; it never fails on a missed goal.
+ *
+ * Settings (environment): BENCH_REQUESTS (2000 per round and mode),
+ * BENCH_WARMUP (200), BENCH_ROUNDS (3), BENCH_CONCURRENCY (8),
+ * BENCH_RT_REQUESTS (200), BENCH_USERS (500 extra users); DATABASE_URL to
+ * use that server (a fresh database is created and dropped) instead of a
+ * throwaway one.
+ */
+import { startBareServer } from "./bare-get.ts";
+import { type BenchDatabase, createBenchDatabase, prepareBenchData } from "./lib/database.ts";
+import { createTarget, fetchJson, runConcurrent, runSequential, type Target, warmUp } from "./lib/load.ts";
+import {
+  type BenchResults,
+  formatMarkdown,
+  formatTable,
+  type LatencyResult,
+  type RoundTripResult,
+  toJson,
+} from "./lib/report.ts";
+import { type RoundTripProxy, serverAddress, startRoundTripProxy, throughProxy } from "./lib/rt-proxy.ts";
+import { summarize, type Summary } from "./lib/stats.ts";
+import { startSecuredServer } from "./secured-get.ts";
+
+function setting(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a positive integer, not ${raw}`);
+  }
+  return value;
+}
+
+const config = {
+  requests: setting("BENCH_REQUESTS", 2000),
+  warmup: setting("BENCH_WARMUP", 200),
+  rounds: setting("BENCH_ROUNDS", 3),
+  concurrency: setting("BENCH_CONCURRENCY", 8),
+  roundTripRequests: setting("BENCH_RT_REQUESTS", 200),
+  extraUsers: setting("BENCH_USERS", 500),
+};
+
+const progress = (message: string) => console.log(`· ${message}`);
+
+/** What was started, stopped in reverse order whatever happens. */
+const started: Array<() => Promise<void>> = [];
+
+async function stopEverything() {
+  for (let stop = started.pop(); stop; stop = started.pop()) {
+    try {
+      await stop();
+    } catch (error) {
+      console.error("while stopping:", error);
+    }
+  }
+}
+
+function track<T extends { close(): Promise<void> | void }>(thing: T): T {
+  started.push(async () => await thing.close());
+  return thing;
+}
+
+function randomSecret(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+async function dependencyVersions(): Promise<{ driver: string; hono: string }> {
+  const { imports } = JSON.parse(await Deno.readTextFile(new URL("../import_map.json", import.meta.url)));
+  const version = (name: string) => /@([^@/]+)\/?$/.exec(imports[name] ?? "")?.[1] ?? "unknown";
+  return { driver: `postgres.js ${version("postgres")}`, hono: version("hono") };
+}
+
+/** Lays the Markdown out the way `deno fmt` would, so that the repository stays formatted after a run. */
+async function formatWithDeno(file: URL) {
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", file.pathname],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!success) console.error(`(could not run deno fmt on ${file.pathname}; it is left as written)`);
+}
+
+/** Both servers answer the doctor's profile before anything is timed. */
+async function checkAnswers(a: Target, b: Target, userId: string) {
+  const secured = await fetchJson(a);
+  const bare = await fetchJson(b);
+  const data = secured.data as Record<string, unknown> | undefined;
+  if (secured.success !== true || data?.id !== userId) {
+    throw new Error(`A answered something else: ${JSON.stringify(secured)}`);
+  }
+  if (bare.id !== userId) throw new Error(`B answered something else: ${JSON.stringify(bare)}`);
+}
+
+/** What one server's rounds recorded. */
+interface Samples {
+  sequential: number[];
+  concurrent: number[];
+  concurrentMs: number;
+  rounds: LatencyResult["rounds"];
+}
+
+async function measureLatency(
+  a: Target,
+  b: Target,
+): Promise<{ secured: LatencyResult; bare: LatencyResult }> {
+  for (const target of [a, b]) {
+    progress(`warm-up ${target.name}: ${config.warmup} sequential + ${config.warmup} concurrent`);
+    await warmUp(target, config.warmup, config.concurrency);
+  }
+
+  const samples = new Map<Target, Samples>(
+    [a, b].map((t) => [t, { sequential: [], concurrent: [], concurrentMs: 0, rounds: [] }]),
+  );
+  for (let round = 1; round <= config.rounds; round++) {
+    // A first in odd rounds, B first in even ones, so that drift hurts neither.
+    const order = round % 2 === 1 ? [a, b] : [b, a];
+    const sequential = new Map<Target, Summary>();
+    for (const target of order) {
+      const latencies = await runSequential(target, config.requests);
+      samples.get(target)!.sequential.push(...latencies);
+      sequential.set(target, summarize(latencies));
+    }
+    for (const target of order) {
+      const run = await runConcurrent(target, config.requests, config.concurrency);
+      const recorded = samples.get(target)!;
+      recorded.concurrent.push(...run.latencies);
+      recorded.concurrentMs += run.elapsedMs;
+      const { p50, p99 } = sequential.get(target)!;
+      recorded.rounds.push({ p50, p99, requestsPerSecond: run.requestsPerSecond });
+    }
+    const line = order.map((t) => {
+      const r = samples.get(t)!.rounds.at(-1)!;
+      return `${t.name} p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.requestsPerSecond)} req/s`;
+    });
+    progress(`round ${round}/${config.rounds}: ${line.join("; ")}`);
+  }
+
+  const result = (t: Target): LatencyResult => {
+    const recorded = samples.get(t)!;
+    return {
+      sequential: summarize(recorded.sequential),
+      concurrent: summarize(recorded.concurrent),
+      requestsPerSecond: recorded.concurrent.length / (recorded.concurrentMs / 1000),
+      rounds: recorded.rounds,
+    };
+  };
+  return { secured: result(a), bare: result(b) };
+}
+
+/** Second instances of A and B, whose pools reach PostgreSQL through counting proxies. */
+async function measureRoundTrips(
+  database: BenchDatabase,
+  jwtSecret: string,
+  userId: string,
+  token: string,
+): Promise<{ secured: RoundTripResult; bare: RoundTripResult }> {
+  const address = serverAddress(database.url);
+  const securedProxy = track(startRoundTripProxy(address));
+  const securedServer = track(
+    await startSecuredServer(throughProxy(database.url, securedProxy), jwtSecret),
+  );
+  const bareProxy = track(startRoundTripProxy(address));
+  const bareServer = track(startBareServer(throughProxy(database.url, bareProxy)));
+  const a = track(
+    createTarget("A secured", securedServer.userUrl(userId), { Authorization: `Bearer ${token}` }),
+  );
+  const b = track(createTarget("B bare", bareServer.userUrl(userId)));
+  securedProxy.reset();
+  bareProxy.reset();
+  await checkAnswers(a, b, userId);
+  const firstRequest = new Map([[a, securedProxy.roundTrips], [b, bareProxy.roundTrips]]);
+
+  const count = async (target: Target, proxy: RoundTripProxy) => {
+    await runSequential(target, config.warmup);
+    proxy.reset();
+    await runSequential(target, config.roundTripRequests);
+    const result: RoundTripResult = {
+      firstRequest: firstRequest.get(target)!,
+      requests: config.roundTripRequests,
+      roundTrips: proxy.roundTrips,
+      perRequest: proxy.roundTrips / config.roundTripRequests,
+      newConnections: proxy.connections,
+    };
+    progress(
+      `${target.name}: first request ${result.firstRequest} round trips; ` +
+        `then ${result.roundTrips} over ${result.requests} requests`,
+    );
+    return result;
+  };
+  return { secured: await count(a, securedProxy), bare: await count(b, bareProxy) };
+}
+
+async function main() {
+  progress("starting PostgreSQL and preparing the bench database");
+  const database = track(await createBenchDatabase());
+  const data = await prepareBenchData(database.url, config.extraUsers);
+  progress(`${data.users} users; PostgreSQL ${database.serverVersion} (${database.source})`);
+
+  const jwtSecret = randomSecret();
+  const secured = track(await startSecuredServer(database.url, jwtSecret));
+  const bare = track(startBareServer(database.url));
+  const token = await secured.login(data.doctor.phone, data.doctor.password);
+  const a = track(
+    createTarget("A secured", secured.userUrl(data.doctor.id), { Authorization: `Bearer ${token}` }),
+  );
+  const b = track(createTarget("B bare", bare.userUrl(data.doctor.id)));
+  await checkAnswers(a, b, data.doctor.id);
+
+  const latency = await measureLatency(a, b);
+  progress("counting database round trips through proxies");
+  const roundTrips = await measureRoundTrips(database, jwtSecret, data.doctor.id, token);
+
+  const versions = await dependencyVersions();
+  const results: BenchResults = {
+    timestamp: new Date().toISOString(),
+    environment: {
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      os: `${Deno.build.os} ${Deno.build.arch}`,
+      cpus: navigator.hardwareConcurrency,
+      postgresServer: database.serverVersion,
+      database: database.source,
+      driver: versions.driver,
+      hono: versions.hono,
+      users: data.users,
+    },
+    config,
+    requests: {
+      secured: "GET /functions/v1/api/v1/user/{id} with a Bearer token (the real stack)",
+      bare: "GET /user/:id on a bare Hono app, same SELECT as the owner",
+    },
+    method: {
+      latency: `A and B without proxies, client (fetch, keep-alive) and servers in one process; ` +
+        `${config.warmup} sequential + ${config.warmup} concurrent warm-up requests each, then ` +
+        `${config.rounds} alternating rounds of ${config.requests} sequential requests and ` +
+        `${config.requests} requests over ${config.concurrency} concurrent workers; percentiles ` +
+        `pooled over the rounds.`,
+      roundTrips: `second instances of A and B whose pools reach PostgreSQL through a counting TCP ` +
+        `proxy; ${config.warmup} sequential warm-up requests, counter reset, then ` +
+        `${config.roundTripRequests} sequential requests ("first request": the very first one, counted ` +
+        `separately). A round trip is the client starting to send ` +
+        `after the server has sent, per connection (a new connection's first send counts too).`,
+    },
+    latency,
+    roundTrips,
+  };
+
+  console.log(`\n${formatTable(results)}\n`);
+  await Deno.writeTextFile(
+    new URL("./results.json", import.meta.url),
+    `${JSON.stringify(toJson(results), null, 2)}\n`,
+  );
+  const markdown = new URL("./results.md", import.meta.url);
+  await Deno.writeTextFile(markdown, formatMarkdown(results));
+  await formatWithDeno(markdown);
+  progress("wrote bench/results.json and bench/results.md");
+}
+
+/** Ctrl-C still stops the servers and deletes the throwaway database. */
+let interrupted = false;
+const onInterrupt = () => {
+  interrupted = true;
+  console.error("interrupted: stopping everything");
+  stopEverything().finally(() => Deno.exit(130));
+};
+Deno.addSignalListener("SIGINT", onInterrupt);
+try {
+  await main();
+} catch (error) {
+  if (!interrupted) console.error("bench failed:", error);
+  Deno.exitCode = 1;
+} finally {
+  await stopEverything();
+  Deno.removeSignalListener("SIGINT", onInterrupt);
+}

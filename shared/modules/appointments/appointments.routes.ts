@@ -1,0 +1,135 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { IsoDateTime } from "../../app/fields.ts";
+import {
+  jsonBody,
+  ok,
+  okPage,
+  PageQuerySchema,
+  problems,
+  PROTECTED,
+  UuidParamsSchema,
+} from "../../app/openapi.ts";
+import { DoctorRefSchema, PersonRefSchema } from "../../app/people.ts";
+
+const tags = ["Appointments"];
+
+export const StatusSchema = z.enum(["PENDING", "CONFIRMED", "CANCELLED", "COMPLETED"]);
+const Instant = z.iso.datetime({
+  offset: true,
+  error: "debe ser una fecha ISO 8601 con zona, p. ej. 2026-01-20T10:30:00Z",
+});
+const ReasonSchema = z.string().trim().min(3).max(1000);
+
+export const AppointmentSchema = z.object({
+  id: z.uuid(),
+  patientId: z.uuid(),
+  doctorId: z.uuid(),
+  specialtyId: z.uuid(),
+  reason: z.string(),
+  startAppointment: IsoDateTime,
+  endAppointment: IsoDateTime,
+  status: StatusSchema,
+  patient: PersonRefSchema,
+  doctor: DoctorRefSchema,
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
+}).openapi("Appointment");
+
+const endsAfterStart = (a: { startAppointment?: string; endAppointment?: string }) =>
+  !a.startAppointment || !a.endAppointment || Date.parse(a.endAppointment) > Date.parse(a.startAppointment);
+const END_AFTER_START = { message: "debe ser posterior a startAppointment", path: ["endAppointment"] };
+
+export const CreateAppointmentSchema = z.object({
+  patientId: z.uuid(),
+  doctorId: z.uuid(),
+  specialtyId: z.uuid(),
+  startAppointment: Instant,
+  endAppointment: Instant,
+  reason: ReasonSchema,
+}).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment");
+
+export const UpdateAppointmentSchema = z.object({
+  startAppointment: Instant.optional(),
+  endAppointment: Instant.optional(),
+  status: StatusSchema.optional(),
+  reason: ReasonSchema.optional(),
+}).refine(endsAfterStart, END_AFTER_START).openapi("UpdateAppointment");
+
+export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
+  from: Instant.optional().openapi({
+    param: { name: "from", in: "query" },
+    description: "Starting at or after",
+  }),
+  to: Instant.optional().openapi({ param: { name: "to", in: "query" }, description: "Starting before" }),
+  status: StatusSchema.optional().openapi({ param: { name: "status", in: "query" } }),
+  doctorId: z.uuid().optional().openapi({ param: { name: "doctorId", in: "query" } }),
+  patientId: z.uuid().optional().openapi({ param: { name: "patientId", in: "query" } }),
+});
+
+export const PatientParamsSchema = z.object({
+  patientId: z.uuid().openapi({ param: { name: "patientId", in: "path" } }),
+});
+
+export const create = createRoute({
+  method: "post",
+  path: "/v1/appointments",
+  tags,
+  summary: "Book an appointment (a patient for themself, a doctor in their schedule, an admin)",
+  request: { body: jsonBody(CreateAppointmentSchema) },
+  responses: {
+    201: ok(AppointmentSchema, "Booked"),
+    ...problems(...PROTECTED, 403, 404, 409),
+  },
+});
+
+export const list = createRoute({
+  method: "get",
+  path: "/v1/appointments",
+  tags,
+  summary: "Appointments the caller may see, by start time",
+  request: { query: ListAppointmentsQuerySchema },
+  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(...PROTECTED) },
+});
+
+export const getOne = createRoute({
+  method: "get",
+  path: "/v1/appointments/{id}",
+  tags,
+  summary: "An appointment",
+  request: { params: UuidParamsSchema },
+  responses: { 200: ok(AppointmentSchema, "The appointment"), ...problems(...PROTECTED, 404) },
+});
+
+export const update = createRoute({
+  method: "patch",
+  path: "/v1/appointments/{id}",
+  tags,
+  summary: "Reschedule, change the reason or move the status (PENDING → CONFIRMED → COMPLETED)",
+  request: { params: UuidParamsSchema, body: jsonBody(UpdateAppointmentSchema) },
+  responses: { 200: ok(AppointmentSchema, "Updated"), ...problems(...PROTECTED, 403, 404, 409) },
+});
+
+export const cancel = createRoute({
+  method: "post",
+  path: "/v1/appointments/{id}/cancel",
+  tags,
+  summary: "Cancel a pending or confirmed appointment that has not started",
+  request: { params: UuidParamsSchema },
+  responses: { 200: ok(AppointmentSchema, "Cancelled"), ...problems(...PROTECTED, 403, 404) },
+});
+
+export const byPatient = createRoute({
+  method: "get",
+  path: "/v1/patients/{patientId}/appointments",
+  tags,
+  summary: "A patient's appointments",
+  request: { params: PatientParamsSchema, query: PageQuerySchema },
+  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(...PROTECTED, 404) },
+});
+
+export type CreateRoute = typeof create;
+export type ListRoute = typeof list;
+export type GetOneRoute = typeof getOne;
+export type UpdateRoute = typeof update;
+export type CancelRoute = typeof cancel;
+export type ByPatientRoute = typeof byPatient;
