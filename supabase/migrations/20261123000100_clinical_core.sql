@@ -629,6 +629,11 @@ begin
         detail = 'El paciente, el médico y la especialidad de una cita no cambian';
     end if;
 
+    if old.status in ('CANCELLED', 'COMPLETED') then
+      raise exception using errcode = 'P0001', message = 'APP_002',
+        detail = format('Una cita %s ya no cambia', old.status), hint = 'status';
+    end if;
+
     if new.status <> old.status then
       if not (
         (old.status = 'PENDING' and new.status in ('CONFIRMED', 'CANCELLED'))
@@ -1073,10 +1078,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_id uuid := case tg_argv[0]
-    when 'antecedents' then (case when tg_op = 'DELETE' then old else new end).patient_id
-    else (case when tg_op = 'DELETE' then old else new end).id
-  end;
+  -- The record's id; for antecedents, the patient's (their primary key).
+  v_row jsonb := case when tg_op = 'DELETE' then to_jsonb(old) else to_jsonb(new) end;
+  v_id uuid := coalesce(v_row ->> 'id', v_row ->> 'patient_id')::uuid;
 begin
   perform app.audit(
     case tg_op when 'INSERT' then 'create' when 'UPDATE' then 'update' else 'delete' end,
