@@ -105,6 +105,30 @@ async function exercise(t: Deno.TestContext, env: Record<string, string>, driver
     ]);
   });
 
+  await t.step(
+    "the seed's clinic: Pablo saw Diego (completed, with a history) and will again; Paula has none",
+    async () => {
+      const get = async (phone: string, path: string) => {
+        const { token } = await loginStatus(first.apiUrl, phone);
+        return await (await fetch(`${first.apiUrl}/functions/v1/api${path}`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })).json();
+      };
+      const diego = await get("+5491100000002", "/v1/appointments");
+      assertEquals(diego.data.map((a: { status: string }) => a.status), ["COMPLETED", "CONFIRMED"]);
+      assert(diego.data.every((a: { patient: { name: string } }) => a.patient.name === "Pablo"));
+      assertEquals((await get("+5491100000005", "/v1/appointments")).data, []);
+      const histories = await get("+5491100000003", "/v1/clinic-histories");
+      assertEquals(histories.data.length, 1);
+      assertEquals(histories.data[0].prescription.medications[0].name, "Paracetamol 500 mg");
+      const availability = await get(
+        "+5491100000003",
+        "/v1/doctors/00000000-0000-4000-8000-000000000004/availability",
+      );
+      assertEquals(availability.data.weeklyHours.length, 10);
+    },
+  );
+
   await t.step("a second start keeps the data, applies nothing and seeds nothing", async () => {
     const created = await fetch(`${first.apiUrl}/functions/v1/api/v1/user`, {
       method: "POST",

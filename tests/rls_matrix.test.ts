@@ -1,0 +1,120 @@
+/**
+ * The RLS matrix over HTTP: every clinical resource, every actor, every
+ * operation. Each cell states the answer the rightful user gets and the one
+ * an attacker gets, so a handler that forgot a filter (or a policy that
+ * opened too much) shows up as a wrong cell. The same matrix holds at the
+ * SQL level in supabase/tests/database/ (pgTAP).
+ */
+import { assertEquals } from "./helpers/std.ts";
+import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { call, createUser, testBothDrivers } from "./helpers/stack.ts";
+
+type Actor = "anon" | "admin" | "doctorWith" | "doctorWithout" | "patientSelf" | "patientOther";
+const ACTORS: Actor[] = ["anon", "admin", "doctorWith", "doctorWithout", "patientSelf", "patientOther"];
+
+interface Cell {
+  method: string;
+  path: string;
+  body?: unknown;
+  expect: Record<Actor, number>;
+}
+
+testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, s) => {
+  const admin = await createUser(s, "admin");
+  const doctorWith = await createUser(s, "doctor");
+  const doctorWithout = await createUser(s, "doctor");
+  const patientSelf = await registerPatient(s, admin, "Propia");
+  const patientOther = await registerPatient(s, admin, "Ajena");
+  const specialtyId = await specialtyOf(s, doctorWith);
+  const appointment = await book(s, admin.token, {
+    patientId: patientSelf.id,
+    doctorId: doctorWith.id,
+    specialtyId,
+    start: at(3, 10),
+    end: at(3, 10, 30),
+  });
+  const A = appointment.body.data.id;
+  const history = await call(s, "POST", "/v1/clinic-histories", {
+    token: doctorWith.token,
+    body: clinicHistoryBody(A),
+  });
+  const H = history.body.data.id;
+  const P = patientSelf.id;
+  const tokens: Record<Actor, string | undefined> = {
+    anon: undefined,
+    admin: admin.token,
+    doctorWith: doctorWith.token,
+    doctorWithout: doctorWithout.token,
+    patientSelf: patientSelf.token,
+    patientOther: patientOther.token,
+  };
+
+  const row = (anon: number, adm: number, dWith: number, dWithout: number, self: number, other: number) => ({
+    anon,
+    admin: adm,
+    doctorWith: dWith,
+    doctorWithout: dWithout,
+    patientSelf: self,
+    patientOther: other,
+  });
+
+  const matrix: Cell[] = [
+    { method: "GET", path: `/v1/patients/${P}`, expect: row(401, 200, 200, 404, 200, 404) },
+    {
+      method: "PATCH",
+      path: `/v1/patients/${P}`,
+      body: { address: "Calle 9 de Julio 1" },
+      expect: row(401, 200, 200, 404, 403, 403),
+    },
+    { method: "GET", path: `/v1/user/${P}`, expect: row(401, 200, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/patients/${P}/antecedents`, expect: row(401, 403, 200, 404, 200, 404) },
+    {
+      method: "PUT",
+      path: `/v1/patients/${P}/antecedents`,
+      body: { allergies: ["penicilina"] },
+      expect: row(401, 403, 200, 404, 403, 403),
+    },
+    { method: "GET", path: `/v1/appointments/${A}`, expect: row(401, 200, 200, 404, 200, 404) },
+    {
+      method: "PATCH",
+      path: `/v1/appointments/${A}`,
+      body: { reason: "Control anual" },
+      expect: row(401, 200, 200, 404, 200, 404),
+    },
+    { method: "GET", path: `/v1/patients/${P}/appointments`, expect: row(401, 200, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/clinic-histories/${H}`, expect: row(401, 403, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/patients/${P}/clinic-histories`, expect: row(401, 403, 200, 404, 200, 404) },
+    { method: "GET", path: "/v1/audit-events", expect: row(401, 200, 403, 403, 403, 403) },
+    { method: "GET", path: "/v1/user", expect: row(401, 200, 403, 403, 403, 403) },
+  ];
+
+  for (const cell of matrix) {
+    await t.step(
+      `${cell.method} ${
+        cell.path.replaceAll(P, "{patient}").replaceAll(A, "{appointment}").replaceAll(H, "{history}")
+      }`,
+      async () => {
+        const got: Record<string, number> = {};
+        for (const actor of ACTORS) {
+          const res = await call(s, cell.method, cell.path, { token: tokens[actor], body: cell.body });
+          got[actor] = res.status;
+          if (res.status >= 400) assertEquals(res.headers.get("content-type"), "application/problem+json");
+        }
+        assertEquals(got, cell.expect);
+      },
+    );
+  }
+
+  await t.step("lists show nobody else's rows", async () => {
+    const ids = async (actor: Actor, path: string) =>
+      (await call(s, "GET", path, { token: tokens[actor] })).body.data.map((r: { id: string }) => r.id);
+    assertEquals((await ids("doctorWithout", "/v1/appointments")).includes(A), false);
+    assertEquals((await ids("patientOther", "/v1/appointments")).includes(A), false);
+    assertEquals((await ids("doctorWith", "/v1/appointments")).includes(A), true);
+    assertEquals(await ids("patientOther", "/v1/clinic-histories"), []);
+    assertEquals(await ids("doctorWithout", "/v1/clinic-histories"), []);
+    assertEquals(await ids("patientSelf", "/v1/clinic-histories"), [H]);
+    assertEquals((await ids("doctorWithout", "/v1/patients")).includes(P), false);
+    assertEquals((await ids("doctorWith", "/v1/patients")).includes(P), true);
+  });
+});
