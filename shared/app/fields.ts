@@ -14,5 +14,11 @@ export const PersonNameSchema = z.string().trim().min(2).max(100);
 
 export const IsoDateTime = z.string().openapi({ format: "date-time" });
 
+/** An instant given by a client: ISO 8601 with its offset (or Z). */
+export const InstantSchema = z.iso.datetime({
+  offset: true,
+  error: "debe ser una fecha ISO 8601 con zona, p. ej. 2026-01-20T10:30:00Z",
+});
+
 export const iso = (value: unknown): string =>
   value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();

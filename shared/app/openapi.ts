@@ -68,6 +68,10 @@ export const UuidParamsSchema = z.object({
   }),
 });
 
+export const PatientParamsSchema = z.object({
+  patientId: z.uuid().openapi({ param: { name: "patientId", in: "path" } }),
+});
+
 export const PageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({
     param: { name: "limit", in: "query" },

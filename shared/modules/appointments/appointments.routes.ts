@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IsoDateTime } from "../../app/fields.ts";
+import { InstantSchema, IsoDateTime } from "../../app/fields.ts";
 import {
   jsonBody,
   ok,
   okPage,
   PageQuerySchema,
+  PatientParamsSchema,
   problems,
   PROTECTED,
   UuidParamsSchema,
@@ -14,10 +15,6 @@ import { DoctorRefSchema, PersonRefSchema } from "../../app/people.ts";
 const tags = ["Appointments"];
 
 export const StatusSchema = z.enum(["PENDING", "CONFIRMED", "CANCELLED", "COMPLETED"]);
-const Instant = z.iso.datetime({
-  offset: true,
-  error: "debe ser una fecha ISO 8601 con zona, p. ej. 2026-01-20T10:30:00Z",
-});
 const ReasonSchema = z.string().trim().min(3).max(1000);
 
 export const AppointmentSchema = z.object({
@@ -43,31 +40,30 @@ export const CreateAppointmentSchema = z.object({
   patientId: z.uuid(),
   doctorId: z.uuid(),
   specialtyId: z.uuid(),
-  startAppointment: Instant,
-  endAppointment: Instant,
+  startAppointment: InstantSchema,
+  endAppointment: InstantSchema,
   reason: ReasonSchema,
 }).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment");
 
 export const UpdateAppointmentSchema = z.object({
-  startAppointment: Instant.optional(),
-  endAppointment: Instant.optional(),
+  startAppointment: InstantSchema.optional(),
+  endAppointment: InstantSchema.optional(),
   status: StatusSchema.optional(),
   reason: ReasonSchema.optional(),
 }).refine(endsAfterStart, END_AFTER_START).openapi("UpdateAppointment");
 
 export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
-  from: Instant.optional().openapi({
+  from: InstantSchema.optional().openapi({
     param: { name: "from", in: "query" },
     description: "Starting at or after",
   }),
-  to: Instant.optional().openapi({ param: { name: "to", in: "query" }, description: "Starting before" }),
+  to: InstantSchema.optional().openapi({
+    param: { name: "to", in: "query" },
+    description: "Starting before",
+  }),
   status: StatusSchema.optional().openapi({ param: { name: "status", in: "query" } }),
   doctorId: z.uuid().optional().openapi({ param: { name: "doctorId", in: "query" } }),
   patientId: z.uuid().optional().openapi({ param: { name: "patientId", in: "query" } }),
-});
-
-export const PatientParamsSchema = z.object({
-  patientId: z.uuid().openapi({ param: { name: "patientId", in: "path" } }),
 });
 
 export const create = createRoute({

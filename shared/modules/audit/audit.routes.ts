@@ -1,8 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IsoDateTime } from "../../app/fields.ts";
+import { InstantSchema, IsoDateTime } from "../../app/fields.ts";
 import { okPage, PageQuerySchema, problems, PROTECTED } from "../../app/openapi.ts";
-
-const Instant = z.iso.datetime({ offset: true, error: "debe ser una fecha ISO 8601 con zona" });
 
 export const AuditEventSchema = z.object({
   id: z.uuid(),
@@ -25,8 +23,8 @@ export const list = createRoute({
       resourceId: z.uuid().optional().openapi({ param: { name: "resourceId", in: "query" } }),
       resourceType: z.enum(["patient", "antecedents", "clinic_history"]).optional()
         .openapi({ param: { name: "resourceType", in: "query" } }),
-      from: Instant.optional().openapi({ param: { name: "from", in: "query" } }),
-      to: Instant.optional().openapi({ param: { name: "to", in: "query" } }),
+      from: InstantSchema.optional().openapi({ param: { name: "from", in: "query" } }),
+      to: InstantSchema.optional().openapi({ param: { name: "to", in: "query" } }),
     }),
   },
   responses: { 200: okPage(AuditEventSchema, "A page of audit events"), ...problems(...PROTECTED, 403) },

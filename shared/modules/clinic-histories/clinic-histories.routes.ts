@@ -5,6 +5,7 @@ import {
   ok,
   okPage,
   PageQuerySchema,
+  PatientParamsSchema,
   problems,
   PROTECTED,
   UuidParamsSchema,
@@ -75,10 +76,6 @@ export const ClinicHistorySchema = z.object({
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime,
 }).openapi("ClinicHistory");
-
-export const PatientParamsSchema = z.object({
-  patientId: z.uuid().openapi({ param: { name: "patientId", in: "path" } }),
-});
 
 export const create = createRoute({
   method: "post",

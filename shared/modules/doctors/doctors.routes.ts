@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IsoDateTime } from "../../app/fields.ts";
+import { InstantSchema, IsoDateTime } from "../../app/fields.ts";
 import {
   jsonBody,
   ok,
@@ -11,7 +11,6 @@ import {
 } from "../../app/openapi.ts";
 
 const tags = ["Doctors"];
-const Instant = z.iso.datetime({ offset: true, error: "debe ser una fecha ISO 8601 con zona" });
 const LocalTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "debe tener el formato HH:MM");
 
 export const DoctorSchema = z.object({
@@ -42,8 +41,8 @@ export const CreateExceptionSchema = z.object({
   kind: z.enum(["unavailable", "available"]).openapi({
     description: "unavailable: a day off or an absence; available: extra hours",
   }),
-  startsAt: Instant,
-  endsAt: Instant,
+  startsAt: InstantSchema,
+  endsAt: InstantSchema,
   note: z.string().trim().max(300).optional(),
 }).refine((e) => Date.parse(e.endsAt) > Date.parse(e.startsAt), {
   message: "debe ser posterior a startsAt",
@@ -60,8 +59,8 @@ export const AvailabilitySchema = z.object({
 export const SlotSchema = z.object({ startsAt: IsoDateTime, endsAt: IsoDateTime }).openapi("Slot");
 
 export const SlotsQuerySchema = z.object({
-  from: Instant.openapi({ param: { name: "from", in: "query" } }),
-  to: Instant.openapi({ param: { name: "to", in: "query" } }),
+  from: InstantSchema.openapi({ param: { name: "from", in: "query" } }),
+  to: InstantSchema.openapi({ param: { name: "to", in: "query" } }),
 }).refine((q) => Date.parse(q.to) > Date.parse(q.from), {
   message: "debe ser posterior a from",
   path: ["to"],
