@@ -116,6 +116,25 @@ testBothDrivers("request isolation: RLS decides what a caller sees", async (t, s
     assertEquals(row.name, "Test");
   });
 
+  await t.step("asRole (the Supabase stand-in's path) runs as the given role and claims", async () => {
+    const anon = await assertRejects(() =>
+      db.asRole("anon", { role: "anon" }, (tx) => tx.query("select id from public.users"))
+    ) as { code?: string };
+    assertEquals(anon.code, "42501", "anon has no grant on users at all");
+    const asPatient = await db.asRole(
+      "authenticated",
+      { sub: patient.id, role: "authenticated", user_role: "patient" },
+      (tx) => tx.query<{ id: string }>("select id from public.users"),
+    );
+    assertEquals(asPatient.map((r) => r.id), [patient.id]);
+    const service = await db.asRole(
+      "service_role",
+      { role: "service_role" },
+      (tx) => tx.query("select id from public.users"),
+    );
+    assertEquals(service.length, 3);
+  });
+
   await t.step("the role and claims do not leak to the next use of the connection", async () => {
     await db.queryAsCaller(await claimsOf(patient.token), "select 1");
     const [row] = await db.queryAsOwner<{ role: string; claims: string | null }>(

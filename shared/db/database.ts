@@ -45,6 +45,17 @@ export interface Database {
   asService<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 
   /**
+   * Tooling only (the local stand-in for Supabase's Storage and Realtime):
+   * one transaction as a Supabase role with these claims, exactly as
+   * Supabase's own services run a request — no session check.
+   */
+  asRole<T>(
+    role: "anon" | "authenticated" | "service_role",
+    claims: Record<string, unknown>,
+    fn: (tx: Queryable) => Promise<T>,
+  ): Promise<T>;
+
+  /**
    * Tooling only (migrations, seed, tests): a script of several statements,
    * or one statement, as the connection's own role, outside row-level
    * security. Product code never calls these.
@@ -64,3 +75,5 @@ export interface Database {
 // The claims travel as text: postgres.js would JSON-encode a string sent as jsonb a second time.
 export const START_REQUEST_SQL = "select private.start_request($1::text::jsonb)";
 export const AS_SERVICE_SQL = "set local role service_role";
+export const AS_ROLE_SQL =
+  "select set_config('request.jwt.claims', $2::text, true), set_config('role', $1::text, true)";

@@ -1,5 +1,6 @@
 import type { PGlite } from "@electric-sql/pglite";
 import {
+  AS_ROLE_SQL,
   AS_SERVICE_SQL,
   type Claims,
   type Database,
@@ -41,6 +42,7 @@ export function wrapPGlite(pg: PGlite): Database {
         (tx) => tx.query<T>(text, params),
       ),
     asService: (fn) => transaction([AS_SERVICE_SQL, []], fn),
+    asRole: (role, claims, fn) => transaction([AS_ROLE_SQL, [role, JSON.stringify(claims)]], fn),
     async execScript(script) {
       try {
         await pg.exec(script);

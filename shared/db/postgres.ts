@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import {
+  AS_ROLE_SQL,
   AS_SERVICE_SQL,
   type Claims,
   type Database,
@@ -96,6 +97,8 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     },
 
     asService: (fn) => transaction([[AS_SERVICE_SQL, []]], fn),
+
+    asRole: (role, claims, fn) => transaction([[AS_ROLE_SQL, [role, JSON.stringify(claims)]]], fn),
 
     async execScript(script) {
       const conn = await sql.reserve();

@@ -9,6 +9,10 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
 export interface GatewayOptions {
   functions: Record<string, FetchHandler>;
+  /** Supabase Storage's HTTP API, reached at /storage/v1/*. */
+  storage?: FetchHandler;
+  /** Supabase Realtime, reached at /realtime/v1/* (given the original request, for the WebSocket upgrade). */
+  realtime?: FetchHandler;
 }
 
 const json = (status: number, body: unknown) =>
@@ -32,6 +36,8 @@ export function createGateway(options: GatewayOptions) {
         new Request(url, { method: request.method, headers, body: request.body }),
       );
     }
+    if (url.pathname.startsWith("/storage/v1/") && options.storage) return options.storage(request);
+    if (url.pathname.startsWith("/realtime/v1/") && options.realtime) return options.realtime(request);
     if (url.pathname === "/" || url.pathname === "") {
       return json(200, {
         name: "Consultorio local stack",
