@@ -402,3 +402,10 @@ revoke all on function app.end_current_session(), app.end_user_sessions(uuid),
   app.set_user_password(uuid, text) from public;
 grant execute on function app.end_current_session(), app.end_user_sessions(uuid),
   app.set_user_password(uuid, text) to authenticated;
+
+-- -----------------------------------------------------------------------------
+-- RLS does not apply to TRUNCATE, and TRIGGER or REFERENCES would let a caller
+-- change a table's behaviour: Supabase's default grants give all three to
+-- the API roles, so take them back from every table above.
+-- -----------------------------------------------------------------------------
+revoke truncate, trigger, references on all tables in schema public from anon, authenticated;

@@ -92,6 +92,9 @@ create trigger patients_set_updated_at
 alter table public.patients enable row level security;
 revoke all on public.patients from anon;
 revoke delete on public.patients from authenticated;
+-- Who registered a patient makes them that doctor's patient: nobody changes it.
+revoke update on public.patients from authenticated;
+grant update (address, gender, birth_date) on public.patients to authenticated;
 
 -- -----------------------------------------------------------------------------
 -- Appointments (declared here: who is whose patient depends on them)
@@ -858,6 +861,7 @@ create policy "The appointment's doctor can write its clinic history"
       select 1 from public.appointments a
        where a.id = appointment_id and a.doctor_id = (select auth.uid())
          and a.patient_id = clinic_histories.patient_id and a.specialty_id = clinic_histories.specialty_id
+         and a.status <> 'CANCELLED'
     )
   );
 
@@ -1097,3 +1101,10 @@ create trigger patient_antecedents_audit after insert or update or delete on pub
   for each row execute function app.audit_write('antecedents');
 create trigger clinic_histories_audit after insert or update or delete on public.clinic_histories
   for each row execute function app.audit_write('clinic_history');
+
+-- -----------------------------------------------------------------------------
+-- RLS does not apply to TRUNCATE, and TRIGGER or REFERENCES would let a caller
+-- change a table's behaviour: Supabase's default grants give all three to
+-- the API roles, so take them back from every table above.
+-- -----------------------------------------------------------------------------
+revoke truncate, trigger, references on all tables in schema public from anon, authenticated;

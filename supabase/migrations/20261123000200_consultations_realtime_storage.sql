@@ -135,3 +135,10 @@ create policy "Consultation members can delete its files"
     bucket_id = 'consultation-files'
     and (select app.takes_part_in_consultation(app.topic_id('c:' || (storage.foldername(name))[1], 'c')))
   );
+
+-- -----------------------------------------------------------------------------
+-- RLS does not apply to TRUNCATE, and TRIGGER or REFERENCES would let a caller
+-- change a table's behaviour: Supabase's default grants give all three to
+-- the API roles, so take them back from every table above.
+-- -----------------------------------------------------------------------------
+revoke truncate, trigger, references on all tables in schema public from anon, authenticated;
