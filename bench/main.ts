@@ -1,16 +1,28 @@
 /**
- * `deno task bench`: the secured GET /v1/user/{id} of the real stack (A)
- * against a bare Hono route running the same SELECT (B), on a real
- * PostgreSQL server: latency percentiles, throughput, and database round
- * trips per request. It reports; it never fails on a missed goal.
+ * `deno task bench`, on a real PostgreSQL server. It reports; it never fails
+ * on a missed goal.
+ *
+ * 1. The secured GET /v1/user/{id} of the real stack (A) against a bare Hono
+ *    route running the same SELECT (B): latency percentiles, throughput, and
+ *    database round trips per request.
+ * 2. The doctor's GET /v1/appointments?limit=50 through the real stack, with
+ *    a large appointments table against a small one (two databases).
+ * 3. At each size, the list query straight to the database: as the caller
+ *    under row-level security against service_role with an explicit filter.
  *
  * Settings (environment): BENCH_REQUESTS (2000 per round and mode),
  * BENCH_WARMUP (200), BENCH_ROUNDS (3), BENCH_CONCURRENCY (8),
- * BENCH_RT_REQUESTS (200), BENCH_USERS (500 extra users); DATABASE_URL to
+ * BENCH_RT_REQUESTS (200), BENCH_USERS (500 extra users),
+ * BENCH_APPOINTMENTS_SMALL (10000) and BENCH_APPOINTMENTS_LARGE (1000000)
+ * appointments, BENCH_LIST_REQUESTS (600 list requests per page and size),
+ * BENCH_QUERY_CALLS (2000 database calls per path and size); DATABASE_URL to
  * use that server (a fresh database is created and dropped) instead of a
- * throwaway one.
+ * throwaway one. A quick run: BENCH_APPOINTMENTS_LARGE=50000
+ * BENCH_LIST_REQUESTS=100 BENCH_QUERY_CALLS=300 BENCH_REQUESTS=300.
  */
+import { measureAppointmentLists } from "./appointments-list.ts";
 import { startBareServer } from "./bare-get.ts";
+import { DOCTORS, loadAppointments, PATIENTS, SLOT_MINUTES } from "./lib/appointments-data.ts";
 import { type BenchDatabase, createBenchDatabase, prepareBenchData } from "./lib/database.ts";
 import { createTarget, fetchJson, runConcurrent, runSequential, type Target, warmUp } from "./lib/load.ts";
 import {
@@ -23,6 +35,7 @@ import {
 } from "./lib/report.ts";
 import { type RoundTripProxy, serverAddress, startRoundTripProxy, throughProxy } from "./lib/rt-proxy.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
+import { claimsOf, measureRlsVsService } from "./rls-vs-service.ts";
 import { startSecuredServer } from "./secured-get.ts";
 
 function setting(name: string, fallback: number): number {
@@ -42,7 +55,17 @@ const config = {
   concurrency: setting("BENCH_CONCURRENCY", 8),
   roundTripRequests: setting("BENCH_RT_REQUESTS", 200),
   extraUsers: setting("BENCH_USERS", 500),
+  appointmentsSmall: setting("BENCH_APPOINTMENTS_SMALL", 10_000),
+  appointmentsLarge: setting("BENCH_APPOINTMENTS_LARGE", 1_000_000),
+  listRequests: setting("BENCH_LIST_REQUESTS", 600),
+  queryCalls: setting("BENCH_QUERY_CALLS", 2000),
 };
+/** Untimed calls before an appointment measurement: a tenth of the timed ones, at least 20. */
+const warmupFor = (count: number) => Math.max(20, Math.round(count / 10));
+
+if (config.appointmentsLarge <= config.appointmentsSmall) {
+  throw new Error("BENCH_APPOINTMENTS_LARGE must be more than BENCH_APPOINTMENTS_SMALL");
+}
 
 const progress = (message: string) => console.log(`· ${message}`);
 
@@ -195,6 +218,58 @@ async function measureRoundTrips(
   return { secured: await count(a, securedProxy), bare: await count(b, bareProxy) };
 }
 
+/** A fresh database with `rows` appointments, and a secured server on it where the doctor signed in. */
+async function appointmentSize(url: string, jwtSecret: string, rows: number) {
+  const data = await prepareBenchData(url, config.extraUsers);
+  progress(`loading ${rows} appointments`);
+  const table = await loadAppointments(url, data.doctor.id, rows);
+  progress(`${rows} appointments in ${(table.loadMs / 1000).toFixed(1)} s (insert, vacuum analyze)`);
+  const server = track(await startSecuredServer(url, jwtSecret));
+  const token = await server.login(data.doctor.phone, data.doctor.password);
+  return { ...table, url, server, token, doctorId: data.doctor.id };
+}
+
+/**
+ * The doctor's list (through the stack) and the list query (in the
+ * database), each at both sizes in alternating rounds: one fresh database
+ * per size on the same server.
+ */
+async function measureAppointments(
+  database: BenchDatabase,
+  jwtSecret: string,
+): Promise<BenchResults["appointments"]> {
+  progress(`appointments: ${DOCTORS} doctors, ${PATIENTS} patients in each of two databases`);
+  const sizes = [
+    await appointmentSize(await database.another(), jwtSecret, config.appointmentsSmall),
+    await appointmentSize(await database.another(), jwtSecret, config.appointmentsLarge),
+  ];
+
+  progress(`GET /v1/appointments: ${config.listRequests} requests per page and size`);
+  const [small, large] = await measureAppointmentLists(sizes, {
+    requests: config.listRequests,
+    warmup: warmupFor(config.listRequests),
+  });
+  for (const l of [small, large]) {
+    progress(
+      `at ${l.rows}: first page p50 ${l.firstPage.p50.toFixed(3)} ms, ` +
+        `middle page p50 ${l.middlePage.p50.toFixed(3)} ms`,
+    );
+  }
+
+  progress(`list query in the database: ${config.queryCalls} calls per path and size`);
+  const [smallQuery, largeQuery] = await measureRlsVsService(
+    sizes.map((size) => ({ rows: size.rows, databaseUrl: size.url, claims: claimsOf(size.token) })),
+    { calls: config.queryCalls, warmup: warmupFor(config.queryCalls) },
+  );
+  for (const q of [smallQuery, largeQuery]) {
+    progress(
+      `at ${q.rows}: caller ${q.caller.p50.toFixed(3)} ms, caller filtering too ` +
+        `${q.callerFiltered.p50.toFixed(3)} ms, service_role ${q.service.p50.toFixed(3)} ms (p50)`,
+    );
+  }
+  return { doctors: DOCTORS, patients: PATIENTS, list: [small, large], query: [smallQuery, largeQuery] };
+}
+
 async function main() {
   progress("starting PostgreSQL and preparing the bench database");
   const database = track(await createBenchDatabase());
@@ -214,6 +289,7 @@ async function main() {
   const latency = await measureLatency(a, b);
   progress("counting database round trips through proxies");
   const roundTrips = await measureRoundTrips(database, jwtSecret, data.doctor.id, token);
+  const appointments = await measureAppointments(database, jwtSecret);
 
   const versions = await dependencyVersions();
   const results: BenchResults = {
@@ -245,9 +321,27 @@ async function main() {
         `${config.roundTripRequests} sequential requests ("first request": the very first one, counted ` +
         `separately). A round trip is the client starting to send ` +
         `after the server has sent, per connection (a new connection's first send counts too).`,
+      appointmentList: `each size in a fresh database of its own on the same server, with the same ` +
+        `people; the doctor (one of ${DOCTORS}, all with the same share of the appointments, at the same ` +
+        `times, ${SLOT_MINUTES} minutes apart from tomorrow) signs in on a secured server per size. ` +
+        `"First page" is GET /v1/appointments?limit=50, "middle page" adds from= the start of the ` +
+        `doctor's middle appointment. ${warmupFor(config.listRequests)} warm-up requests each, then 2 ` +
+        `alternating rounds over both sizes and pages, ${config.listRequests} sequential requests per page ` +
+        `and size in all. Loaded as the owner with generate_series, trigger appointments_check disabled ` +
+        `during the insert (constraints, indexes and foreign keys on), then vacuum analyze.`,
+      query: `listSql(), first page of 50, for the same doctor, through shared/db/postgres.ts: the caller ` +
+        `path is db.queryAsCaller with the claims of the doctor's real login token, no explicit filter ` +
+        `(exactly what GET /v1/appointments sends; "caller filtering too" sets $6 = the doctor as well); ` +
+        `service_role is db.asService with $6 = the doctor (the bench grants it execute on ` +
+        `app.doctor_directory(), which it lacks, and sets the claims so that the join answers the same ` +
+        `rows; the three answers are checked equal). One Database each, one connection, prepared ` +
+        `statements. queryAsCaller is one round trip, asService two (its commit). ` +
+        `${warmupFor(config.queryCalls)} warm-up calls each, then 2 alternating rounds over both sizes and ` +
+        `the three paths, ${config.queryCalls} sequential calls per path and size in all.`,
     },
     latency,
     roundTrips,
+    appointments,
   };
 
   console.log(`\n${formatTable(results)}\n`);

@@ -15,6 +15,8 @@ const GENEROUS_LIMITS = Object.fromEntries(
 export interface SecuredServer {
   stack: Stack;
   origin: string;
+  /** The URL of a path of the api function, e.g. api("/v1/appointments"). */
+  api(path: string): string;
   /** The measured request's URL. */
   userUrl(id: string): string;
   /** Signs in through POST /v1/auth/login; returns the access token. */
@@ -43,6 +45,7 @@ export async function startSecuredServer(databaseUrl: string, jwtSecret: string)
   return {
     stack,
     origin,
+    api,
     userUrl: (id) => api(`/v1/user/${id}`),
     async login(phone, password) {
       const res = await fetch(api("/v1/auth/login"), {

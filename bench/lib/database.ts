@@ -15,7 +15,9 @@ export interface BenchDatabase {
   /** Where it lives, for the report. */
   source: "throwaway PostgreSQL server" | "DATABASE_URL";
   serverVersion: string;
-  /** Drops the database and stops the server if it was started here. */
+  /** Another fresh database on the same server (dropped by close too); its URL. */
+  another(): Promise<string>;
+  /** Drops the databases and stops the server if it was started here. */
   close(): Promise<void>;
 }
 
@@ -23,29 +25,36 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   const given = Deno.env.get("DATABASE_URL");
   const server = given ? undefined : await startPostgresServer();
   const adminUrl = given ?? server!.url;
-  const name = `consultorio_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
+  const names: string[] = [];
+  const create = async () => {
+    const name = `consultorio_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
     await admin.unsafe(`create database ${name}`);
-    const [{ server_version }] = await admin.unsafe("show server_version");
+    names.push(name);
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
+    return url.toString();
+  };
+  const close = async () => {
+    try {
+      for (const name of names) await admin.unsafe(`drop database if exists ${name} with (force)`);
+    } finally {
+      await admin.end({ timeout: 5 });
+      await server?.stop();
+    }
+  };
+  try {
+    const url = await create();
+    const [{ server_version }] = await admin.unsafe("show server_version");
     return {
-      url: url.toString(),
+      url,
       source: given ? "DATABASE_URL" : "throwaway PostgreSQL server",
       serverVersion: String(server_version),
-      async close() {
-        try {
-          await admin.unsafe(`drop database if exists ${name} with (force)`);
-        } finally {
-          await admin.end({ timeout: 5 });
-          await server?.stop();
-        }
-      },
+      another: create,
+      close,
     };
   } catch (error) {
-    await admin.end({ timeout: 5 });
-    await server?.stop();
+    await close();
     throw error;
   }
 }

@@ -30,6 +30,17 @@ export async function timedRequest(target: Target): Promise<number> {
   return elapsed;
 }
 
+/** `count` calls of `fn`, one after the other; each one's latency in milliseconds. */
+export async function timeCalls(count: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await fn();
+    latencies.push(performance.now() - started);
+  }
+  return latencies;
+}
+
 export async function runSequential(target: Target, count: number): Promise<number[]> {
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) latencies.push(await timedRequest(target));
@@ -70,4 +81,25 @@ export async function fetchJson(target: Target): Promise<Record<string, unknown>
   const body = await res.json();
   if (res.status !== 200) throw new Error(`${target.name}: ${res.status} ${JSON.stringify(body)}`);
   return body;
+}
+
+/**
+ * Several calls measured alike: `warmup` untimed calls of each, then `rounds`
+ * rounds of `count / rounds` calls of each, in reverse order every other
+ * round so that drift favours none; each call's pooled latencies.
+ */
+export async function alternateCalls(
+  calls: ReadonlyArray<() => Promise<unknown>>,
+  options: { count: number; warmup: number; rounds?: number },
+): Promise<number[][]> {
+  const rounds = options.rounds ?? 2;
+  for (const call of calls) await timeCalls(options.warmup, call);
+  const latencies = calls.map((): number[] => []);
+  const indexes = calls.map((_, i) => i);
+  for (let round = 0; round < rounds; round++) {
+    for (const i of round % 2 === 0 ? indexes : [...indexes].reverse()) {
+      latencies[i].push(...await timeCalls(Math.ceil(options.count / rounds), calls[i]));
+    }
+  }
+  return latencies;
 }

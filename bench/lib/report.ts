@@ -3,6 +3,10 @@ import { round, type Summary } from "./stats.ts";
 
 export const LATENCY_GOAL_AT_P50 = 1.5;
 export const ROUND_TRIP_GOAL = 1;
+/** The doctor's list at the large size over the small one, at p50. */
+export const LIST_GROWTH_GOAL_AT_P50 = 1.3;
+/** The list query as the caller under RLS over service_role with an explicit filter, at p50. */
+export const RLS_GOAL_AT_P50 = 1.2;
 
 export interface LatencyResult {
   /** Sequential requests, every round pooled. */
@@ -24,103 +28,241 @@ export interface RoundTripResult {
   newConnections: number;
 }
 
+/** The doctor's GET /v1/appointments?limit=50 through the real stack, at one table size. */
+export interface ListResult {
+  rows: number;
+  /** Milliseconds to load the table's `rows` (insert, then vacuum analyze). */
+  loadMs: number;
+  firstPage: Summary;
+  /** The page from the start of the doctor's middle appointment (`from`). */
+  middlePage: Summary;
+  middleFrom: string;
+  /** Items in each page's answer. */
+  items: { firstPage: number; middlePage: number };
+}
+
+/** The API's list query for the doctor, straight to the database, at one table size. */
+export interface QueryResult {
+  rows: number;
+  /** queryAsCaller under row-level security, as GET /v1/appointments runs it (no explicit filter). */
+  caller: Summary;
+  /** queryAsCaller under row-level security, with the doctor filter ($6) also explicit. */
+  callerFiltered: Summary;
+  /** asService (row-level security bypassed) with the doctor filter ($6) explicit. */
+  service: Summary;
+  /** Rows each of them answered (the same ones, checked). */
+  answered: number;
+}
+
 export interface BenchResults {
   timestamp: string;
   environment: Record<string, string | number>;
   config: Record<string, number>;
   requests: { secured: string; bare: string };
-  method: { latency: string; roundTrips: string };
+  method: { latency: string; roundTrips: string; appointmentList: string; query: string };
   latency: { secured: LatencyResult; bare: LatencyResult };
   roundTrips: { secured: RoundTripResult; bare: RoundTripResult };
+  appointments: {
+    doctors: number;
+    patients: number;
+    /** At the small size, then at the large one. */
+    list: [ListResult, ListResult];
+    query: [QueryResult, QueryResult];
+  };
 }
 
 interface Row {
   metric: string;
-  secured: number;
-  bare: number;
+  measured: number;
+  baseline: number;
   digits: number;
-  goal: string;
+  goal?: string;
 }
 
-function rows(r: BenchResults): Row[] {
+/** Rows under a heading that names what the measured and baseline columns hold. */
+interface Section {
+  title: string;
+  measured: string;
+  baseline: string;
+  rows: Row[];
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+function userSection(r: BenchResults): Section {
   const { secured: a, bare: b } = r.latency;
   const workers = r.config.concurrency;
+  const latency = (metric: string, pick: (l: LatencyResult) => number, goal?: string): Row => ({
+    metric,
+    measured: pick(a),
+    baseline: pick(b),
+    digits: 3,
+    goal,
+  });
+  return {
+    title: "GET /v1/user/{id}",
+    measured: "A secured",
+    baseline: "B bare",
+    rows: [
+      latency("latency p50 (ms)", (l) => l.sequential.p50, `≤ ${LATENCY_GOAL_AT_P50}x at p50`),
+      latency("latency p90 (ms)", (l) => l.sequential.p90),
+      latency("latency p99 (ms)", (l) => l.sequential.p99),
+      latency("latency mean (ms)", (l) => l.sequential.mean),
+      latency(`p50 with ${workers} workers (ms)`, (l) => l.concurrent.p50),
+      latency(`p99 with ${workers} workers (ms)`, (l) => l.concurrent.p99),
+      { ...latency(`throughput, ${workers} workers (req/s)`, (l) => l.requestsPerSecond), digits: 0 },
+      {
+        metric: "DB round trips / request",
+        measured: r.roundTrips.secured.perRequest,
+        baseline: r.roundTrips.bare.perRequest,
+        digits: 2,
+        goal: `${ROUND_TRIP_GOAL} (secured)`,
+      },
+      {
+        metric: "DB round trips, first request",
+        measured: r.roundTrips.secured.firstRequest,
+        baseline: r.roundTrips.bare.firstRequest,
+        digits: 0,
+      },
+    ],
+  };
+}
+
+function listSection(r: BenchResults): Section {
+  const [small, large] = r.appointments.list;
+  const row = (metric: string, pick: (l: ListResult) => number, goal?: string): Row => ({
+    metric,
+    measured: pick(large),
+    baseline: pick(small),
+    digits: 3,
+    goal,
+  });
+  return {
+    title: "doctor's GET /v1/appointments",
+    measured: `${count(large.rows)} rows`,
+    baseline: `${count(small.rows)} rows`,
+    rows: [
+      row("first page p50 (ms)", (l) => l.firstPage.p50, `≤ ${LIST_GROWTH_GOAL_AT_P50}x at p50`),
+      row("first page p99 (ms)", (l) => l.firstPage.p99),
+      row("middle page p50 (ms)", (l) => l.middlePage.p50),
+      row("middle page p99 (ms)", (l) => l.middlePage.p99),
+    ],
+  };
+}
+
+function querySection(r: BenchResults): Section {
+  const [small, large] = r.appointments.query;
+  const at = (q: QueryResult, goal?: string): Row[] => [
+    {
+      metric: `p50 at ${count(q.rows)} rows (ms)`,
+      measured: q.caller.p50,
+      baseline: q.service.p50,
+      digits: 3,
+      goal,
+    },
+    {
+      metric: `p99 at ${count(q.rows)} rows (ms)`,
+      measured: q.caller.p99,
+      baseline: q.service.p99,
+      digits: 3,
+    },
+    {
+      metric: `p50 at ${count(q.rows)}, caller filtering too (ms)`,
+      measured: q.callerFiltered.p50,
+      baseline: q.service.p50,
+      digits: 3,
+    },
+  ];
+  return {
+    title: "list query in the database",
+    measured: "caller (RLS)",
+    baseline: "service_role",
+    rows: [...at(large, `≤ ${RLS_GOAL_AT_P50}x at p50`), ...at(small)],
+  };
+}
+
+const sections = (r: BenchResults) => [userSection(r), listSection(r), querySection(r)];
+
+interface Goal {
+  key: string;
+  what: string;
+  value: number;
+  limit: number;
+  unit: "x" | "";
+}
+
+function goals(r: BenchResults): Goal[] {
+  const [smallList, largeList] = r.appointments.list;
+  const largeQuery = r.appointments.query[1];
   return [
     {
-      metric: "latency p50 (ms)",
-      secured: a.sequential.p50,
-      bare: b.sequential.p50,
-      digits: 3,
-      goal: `≤ ${LATENCY_GOAL_AT_P50}x at p50`,
-    },
-    { metric: "latency p90 (ms)", secured: a.sequential.p90, bare: b.sequential.p90, digits: 3, goal: "" },
-    { metric: "latency p99 (ms)", secured: a.sequential.p99, bare: b.sequential.p99, digits: 3, goal: "" },
-    { metric: "latency mean (ms)", secured: a.sequential.mean, bare: b.sequential.mean, digits: 3, goal: "" },
-    {
-      metric: `p50 with ${workers} workers (ms)`,
-      secured: a.concurrent.p50,
-      bare: b.concurrent.p50,
-      digits: 3,
-      goal: "",
+      key: "latencyP50Ratio",
+      what: "GET /v1/user/{id}, A/B at p50",
+      value: r.latency.secured.sequential.p50 / r.latency.bare.sequential.p50,
+      limit: LATENCY_GOAL_AT_P50,
+      unit: "x",
     },
     {
-      metric: `p99 with ${workers} workers (ms)`,
-      secured: a.concurrent.p99,
-      bare: b.concurrent.p99,
-      digits: 3,
-      goal: "",
+      key: "securedRoundTripsPerRequest",
+      what: "secured round trips per request",
+      value: r.roundTrips.secured.perRequest,
+      limit: ROUND_TRIP_GOAL,
+      unit: "",
     },
     {
-      metric: `throughput, ${workers} workers (req/s)`,
-      secured: a.requestsPerSecond,
-      bare: b.requestsPerSecond,
-      digits: 0,
-      goal: "",
+      key: "appointmentListP50Ratio",
+      what: `doctor's appointment list, ${count(largeList.rows)} over ${count(smallList.rows)} rows at p50`,
+      value: largeList.firstPage.p50 / smallList.firstPage.p50,
+      limit: LIST_GROWTH_GOAL_AT_P50,
+      unit: "x",
     },
     {
-      metric: "DB round trips / request",
-      secured: r.roundTrips.secured.perRequest,
-      bare: r.roundTrips.bare.perRequest,
-      digits: 2,
-      goal: `${ROUND_TRIP_GOAL} (secured)`,
-    },
-    {
-      metric: "DB round trips, first request",
-      secured: r.roundTrips.secured.firstRequest,
-      bare: r.roundTrips.bare.firstRequest,
-      digits: 0,
-      goal: "",
+      key: "rlsVsServiceP50Ratio",
+      what: `list query, caller under RLS over service_role at ${count(largeQuery.rows)} rows at p50`,
+      value: largeQuery.caller.p50 / largeQuery.service.p50,
+      limit: RLS_GOAL_AT_P50,
+      unit: "x",
     },
   ];
 }
 
-const HEADER = ["metric", "A secured", "B bare", "A/B", "goal"];
+const met = (g: Goal) => g.value <= g.limit;
+
+function verdicts(r: BenchResults): string[] {
+  return goals(r).map((g) =>
+    `${g.what}: ${g.value.toFixed(2)}${g.unit}, goal ≤ ${g.limit}${g.unit} ${met(g) ? "met" : "NOT met"}`
+  );
+}
+
+function loads(r: BenchResults): string {
+  const [small, large] = r.appointments.list;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return `appointments (${r.appointments.doctors} doctors, ${count(r.appointments.patients)} patients) ` +
+    `loaded: ${count(small.rows)} in ${seconds(small.loadMs)}, ${count(large.rows)} in ` +
+    `${seconds(large.loadMs)}; middle pages from ${small.middleFrom} (${small.items.middlePage} items) ` +
+    `and ${large.middleFrom} (${large.items.middlePage} items).`;
+}
+
+const HEADER = ["metric", "measured", "baseline", "ratio", "goal"];
 
 function cells(row: Row): string[] {
   return [
     row.metric,
-    row.secured.toFixed(row.digits),
-    row.bare.toFixed(row.digits),
-    `${(row.secured / row.bare).toFixed(2)}x`,
-    row.goal,
+    row.measured.toFixed(row.digits),
+    row.baseline.toFixed(row.digits),
+    `${(row.measured / row.baseline).toFixed(2)}x`,
+    row.goal ?? "",
   ];
 }
 
-function verdicts(r: BenchResults): string[] {
-  const p50Ratio = r.latency.secured.sequential.p50 / r.latency.bare.sequential.p50;
-  const rt = r.roundTrips.secured.perRequest;
-  return [
-    `p50 ratio ${p50Ratio.toFixed(2)}x: goal ≤ ${LATENCY_GOAL_AT_P50}x at p50 ${
-      p50Ratio <= LATENCY_GOAL_AT_P50 ? "met" : "NOT met"
-    }`,
-    `secured round trips ${rt.toFixed(2)} per request: goal ${ROUND_TRIP_GOAL} ${
-      rt <= ROUND_TRIP_GOAL ? "met" : "NOT met"
-    }`,
-  ];
+/** Each section's heading line, then its rows. */
+function lines(r: BenchResults, heading: (s: Section) => string[]): string[][] {
+  return sections(r).flatMap((s) => [heading(s), ...s.rows.map(cells)]);
 }
 
 export function formatTable(r: BenchResults): string {
-  const table = [HEADER, ...rows(r).map(cells)];
+  const body = lines(r, (s) => [`[${s.title}]`, s.measured, s.baseline, "", ""]);
+  const table = [HEADER, ...body];
   const widths = HEADER.map((_, i) => Math.max(...table.map((line) => line[i].length)));
   const line = (values: string[]) =>
     values.map((v, i) => (i === 0 || i === 4 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ")
@@ -131,12 +273,16 @@ export function formatTable(r: BenchResults): string {
     "",
     line(HEADER),
     line(widths.map((w) => "-".repeat(w))),
-    ...table.slice(1).map(line),
+    ...body.map(line),
     "",
     ...verdicts(r),
     "",
+    loads(r),
+    "",
     `latency: ${r.method.latency}`,
     `round trips: ${r.method.roundTrips}`,
+    `appointment list: ${r.method.appointmentList}`,
+    `list query: ${r.method.query}`,
   ].join("\n");
 }
 
@@ -144,8 +290,9 @@ export function formatMarkdown(r: BenchResults): string {
   const row = (values: string[]) => `| ${values.join(" | ")} |`;
   const env = Object.entries(r.environment).map(([k, v]) => `${k} ${v}`).join(", ");
   const config = Object.entries(r.config).map(([k, v]) => `${k}=${v}`).join(", ");
+  const bold = (text: string) => (text ? `**${text}**` : "");
   return [
-    "# Bench: secured GET /v1/user/{id} against a bare baseline",
+    "# Bench: the secured stack against baselines",
     "",
     `Run ${r.timestamp}. ${env}.`,
     "",
@@ -156,46 +303,47 @@ export function formatMarkdown(r: BenchResults): string {
     "",
     row(HEADER),
     row(["---", "---:", "---:", "---:", "---"]),
-    ...rows(r).map((x) => row(cells(x))),
+    ...lines(r, (s) => [s.title, s.measured, s.baseline, "", ""].map(bold)).map(row),
     "",
     ...verdicts(r).map((v) => `- ${v}`),
+    "",
+    `${loads(r)[0].toUpperCase()}${loads(r).slice(1)}`,
     "",
     `Latency: ${r.method.latency}`,
     "",
     `Round trips: ${r.method.roundTrips}`,
     "",
+    `Appointment list: ${r.method.appointmentList}`,
+    "",
+    `List query: ${r.method.query}`,
+    "",
   ].join("\n");
 }
 
 export function toJson(r: BenchResults): unknown {
-  const ratioOf = (a: number, b: number) => round(a / b, 3);
   return {
     timestamp: r.timestamp,
     environment: r.environment,
     config: r.config,
     requests: r.requests,
     method: r.method,
-    goals: {
-      latencyP50Ratio: {
-        goal: `<= ${LATENCY_GOAL_AT_P50}`,
-        value: ratioOf(r.latency.secured.sequential.p50, r.latency.bare.sequential.p50),
-        met: r.latency.secured.sequential.p50 / r.latency.bare.sequential.p50 <= LATENCY_GOAL_AT_P50,
-      },
-      securedRoundTripsPerRequest: {
-        goal: `<= ${ROUND_TRIP_GOAL}`,
-        value: round(r.roundTrips.secured.perRequest, 3),
-        met: r.roundTrips.secured.perRequest <= ROUND_TRIP_GOAL,
-      },
-    },
-    metrics: rows(r).map((x) => ({
-      metric: x.metric,
-      secured: round(x.secured, x.digits + 1),
-      bare: round(x.bare, x.digits + 1),
-      ratio: ratioOf(x.secured, x.bare),
-      goal: x.goal || null,
-    })),
+    goals: Object.fromEntries(
+      goals(r).map((g) => [g.key, { goal: `<= ${g.limit}`, value: round(g.value, 3), met: met(g) }]),
+    ),
+    metrics: sections(r).flatMap((s) =>
+      s.rows.map((x) => ({
+        section: s.title,
+        metric: x.metric,
+        measured: round(x.measured, x.digits + 1),
+        baseline: round(x.baseline, x.digits + 1),
+        columns: [s.measured, s.baseline],
+        ratio: round(x.measured / x.baseline, 3),
+        goal: x.goal ?? null,
+      }))
+    ),
     latency: roundDeep(r.latency),
     roundTrips: roundDeep(r.roundTrips),
+    appointments: roundDeep(r.appointments),
   };
 }
 
