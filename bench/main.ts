@@ -329,10 +329,11 @@ async function main() {
         `alternating rounds over both sizes and pages, ${config.listRequests} sequential requests per page ` +
         `and size in all. Loaded as the owner with generate_series, trigger appointments_check disabled ` +
         `during the insert (constraints, indexes and foreign keys on), then vacuum analyze.`,
-      query: `listSql(), first page of 50, for the same doctor, through shared/db/postgres.ts: the caller ` +
+      query:
+        `listQuery(), first page of 50, for the same doctor, through shared/db/postgres.ts: the caller ` +
         `path is db.queryAsCaller with the claims of the doctor's real login token, no explicit filter ` +
-        `(exactly what GET /v1/appointments sends; "caller filtering too" sets $6 = the doctor as well); ` +
-        `service_role is db.asService with $6 = the doctor (the bench grants it execute on ` +
+        `("caller filtering too" is exactly what GET /v1/appointments sends a doctor); ` +
+        `service_role is db.asService with the doctor filter (the bench grants it execute on ` +
         `app.doctor_directory(), which it lacks, and sets the claims so that the join answers the same ` +
         `rows; the three answers are checked equal). One Database each, one connection, prepared ` +
         `statements. queryAsCaller is one round trip, asService two (its commit). ` +

@@ -1,10 +1,11 @@
 /**
- * The API's appointment list query for the doctor (listSql, first page of
+ * The API's appointment list query for the doctor (listQuery, first page of
  * 50), straight to the database through shared/db/postgres.ts, three ways:
  *
- * - as the caller under row-level security (queryAsCaller), exactly as
- *   GET /v1/appointments sends it: no explicit filter, RLS alone narrows;
- * - the same, with the doctor filter ($6) also written explicitly;
+ * - as the caller under row-level security (queryAsCaller) with no explicit
+ *   filter: RLS alone narrows;
+ * - the same with the doctor filter written explicitly, exactly as
+ *   GET /v1/appointments sends it for a doctor;
  * - as service_role (asService, RLS bypassed) with the doctor filter explicit.
  *
  * Each has a Database of its own, created alike (one connection, prepared
@@ -15,7 +16,7 @@
  */
 import type { Claims } from "../shared/db/database.ts";
 import { createPostgresDatabase } from "../shared/db/postgres.ts";
-import { listSql } from "../shared/modules/appointments/appointments.queries.ts";
+import { listQuery } from "../shared/modules/appointments/appointments.queries.ts";
 import { alternateCalls } from "./lib/load.ts";
 import type { QueryResult } from "./lib/report.ts";
 import { summarize } from "./lib/stats.ts";
@@ -31,8 +32,8 @@ export function claimsOf(token: string): Claims {
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payload), (c) => c.charCodeAt(0))));
 }
 
-/** listSql's parameters for the first page of 50 (51 rows: one more tells whether a next page exists). */
-const firstPage = (doctorId: string | null) => [null, null, null, null, null, doctorId, null, 51];
+/** The first page of 50 (51 rows: one more tells whether a next page exists). */
+const firstPage = (doctorId?: string) => listQuery({ doctorId }, 50);
 
 /**
  * service_role may not execute app.doctor_directory(), which the list joins
@@ -48,13 +49,13 @@ async function openPaths(databaseUrl: string, claims: Claims) {
   const open = () => createPostgresDatabase({ url: databaseUrl, poolSize: 1 });
   const [caller, callerFiltered, service] = [open(), open(), open()];
   const calls = [
-    () => caller.queryAsCaller(claims, listSql(), firstPage(null)),
-    () => callerFiltered.queryAsCaller(claims, listSql(), firstPage(claims.sub)),
+    () => caller.queryAsCaller(claims, firstPage().sql, firstPage().params),
+    () => callerFiltered.queryAsCaller(claims, firstPage(claims.sub).sql, firstPage(claims.sub).params),
     () =>
       service.asService(async (tx) => {
         const [, rows] = await Promise.all([
           tx.query(SET_CLAIMS, [JSON.stringify(claims)]),
-          tx.query(listSql(), firstPage(claims.sub)),
+          tx.query(firstPage(claims.sub).sql, firstPage(claims.sub).params),
         ]);
         return rows;
       }),

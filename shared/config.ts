@@ -24,6 +24,8 @@ const ConfigSchema = z.object({
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_WHATSAPP_FROM: z.string().min(1).optional(),
+  SUPABASE_URL: z.url({ protocol: /^https?$/, error: "must be the project's http(s) URL" }).optional(),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
 }).superRefine((env, ctx) => {
   if (env.WHATSAPP_SENDER === "twilio") {
     for (const key of ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const) {
@@ -47,6 +49,8 @@ export interface Config {
   whatsapp:
     | { sender: "console" }
     | { sender: "twilio"; accountSid: string; authToken: string; from: string };
+  /** The Supabase project's URL and service_role key (Storage); unset, Storage refuses when used. */
+  supabase: { url?: string; serviceRoleKey?: string };
 }
 
 export class ConfigError extends Error {
@@ -78,5 +82,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       authToken: e.TWILIO_AUTH_TOKEN!,
       from: e.TWILIO_WHATSAPP_FROM!,
     },
+    supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
   };
 }

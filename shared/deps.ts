@@ -1,8 +1,9 @@
-/** Builds what the functions need from configuration: the database, the senders, the logger. */
+/** Builds what the functions need from configuration: the database, the senders, Storage, the logger. */
 import type { Deps } from "./app/types.ts";
 import { createLogger } from "./app/logger.ts";
 import { createConsoleWhatsAppSender } from "./adapters/whatsapp/console.ts";
 import { createTwilioWhatsAppSender } from "./adapters/whatsapp/twilio.ts";
+import { createSupabaseStorageAdapter } from "./adapters/storage/supabase.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
@@ -18,6 +19,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
       (config.whatsapp.sender === "console"
         ? createConsoleWhatsAppSender()
         : createTwilioWhatsAppSender(config.whatsapp)),
+    storage: overrides.storage ?? createSupabaseStorageAdapter(config.supabase),
     rateLimits: overrides.rateLimits ?? RATE_LIMITS,
   };
 }

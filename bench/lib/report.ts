@@ -46,9 +46,9 @@ export interface QueryResult {
   rows: number;
   /** queryAsCaller under row-level security, as GET /v1/appointments runs it (no explicit filter). */
   caller: Summary;
-  /** queryAsCaller under row-level security, with the doctor filter ($6) also explicit. */
+  /** queryAsCaller under row-level security, with the doctor filter also explicit. */
   callerFiltered: Summary;
-  /** asService (row-level security bypassed) with the doctor filter ($6) explicit. */
+  /** asService (row-level security bypassed) with the doctor filter explicit. */
   service: Summary;
   /** Rows each of them answered (the same ones, checked). */
   answered: number;

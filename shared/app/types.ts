@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import type { AccessClaims } from "../auth/jwt.ts";
 import type { WhatsAppSender } from "../adapters/whatsapp/sender.ts";
+import type { StorageAdapter } from "../adapters/storage/storage.ts";
 import type { RateLimits } from "../auth/rate-limits.ts";
 import type { Logger } from "./logger.ts";
 import type { RequestDatabase } from "./request-database.ts";
@@ -12,6 +13,8 @@ export interface Deps {
   config: Config;
   db: Database;
   whatsapp: WhatsAppSender;
+  /** Supabase Storage (files), acting with the service_role key. */
+  storage: StorageAdapter;
   logger: Logger;
   rateLimits: RateLimits;
 }

@@ -129,6 +129,7 @@ comment on table public.appointments is
   'COMPLETED; CANCELLED only from PENDING or CONFIRMED and not once it has started.';
 
 create index appointments_doctor_starts_idx on public.appointments (doctor_id, starts_at, id);
+create index appointments_doctor_patient_idx on public.appointments (doctor_id, patient_id);
 create index appointments_patient_starts_idx on public.appointments (patient_id, starts_at, id);
 create index appointments_starts_idx on public.appointments (starts_at, id);
 create index appointments_specialty_idx on public.appointments (specialty_id);
@@ -143,7 +144,8 @@ revoke all on public.appointments from anon;
 revoke delete on public.appointments from authenticated;
 
 -- The patients a doctor may see: those they have or had an appointment with,
--- and those they registered. Empty for anyone who is not a doctor.
+-- and those they registered. Empty for anyone who is not a doctor. For lists
+-- of patients; policies check one patient at a time with app.is_my_patient.
 create or replace function app.my_patient_ids() returns setof uuid
 language sql stable
 security definer
@@ -156,6 +158,26 @@ as $$
    where p.created_by = auth.uid() and app.user_role() = 'doctor'
 $$;
 
+-- Whether `p_patient_id` is one of the caller's patients (the caller being a
+-- doctor). One patient at a time, by index: what policies call per row,
+-- where app.my_patient_ids() would read the doctor's whole history.
+create or replace function app.is_my_patient(p_patient_id uuid) returns boolean
+language sql stable
+security definer
+set search_path = ''
+as $$
+  select app.user_role() = 'doctor' and (
+    exists (
+      select 1 from public.appointments a
+       where a.doctor_id = auth.uid() and a.patient_id = p_patient_id
+    )
+    or exists (
+      select 1 from public.patients p
+       where p.id = p_patient_id and p.created_by = auth.uid()
+    )
+  )
+$$;
+
 create or replace function app.can_read_patient(p_patient_id uuid) returns boolean
 language sql stable
 security definer
@@ -163,7 +185,7 @@ set search_path = ''
 as $$
   select p_patient_id = auth.uid()
       or app.is_admin()
-      or p_patient_id in (select app.my_patient_ids())
+      or app.is_my_patient(p_patient_id)
 $$;
 
 -- Clinical content (antecedents, clinic histories) is never for admins.
@@ -173,10 +195,10 @@ security definer
 set search_path = ''
 as $$
   select p_patient_id = auth.uid()
-      or p_patient_id in (select app.my_patient_ids())
+      or app.is_my_patient(p_patient_id)
 $$;
 
-grant execute on function app.my_patient_ids(), app.can_read_patient(uuid),
+grant execute on function app.my_patient_ids(), app.is_my_patient(uuid), app.can_read_patient(uuid),
   app.can_read_clinical_data(uuid), app.clinic_time_zone() to authenticated;
 
 create policy "Patients can read their own patient record"
@@ -189,7 +211,7 @@ create policy "Admins can read every patient"
 
 create policy "Doctors can read their patients"
   on public.patients for select to authenticated
-  using (id in (select app.my_patient_ids()));
+  using (app.is_my_patient(id));
 
 create policy "Admins can update patients"
   on public.patients for update to authenticated
@@ -198,8 +220,8 @@ create policy "Admins can update patients"
 
 create policy "Doctors can update their patients"
   on public.patients for update to authenticated
-  using (id in (select app.my_patient_ids()))
-  with check (id in (select app.my_patient_ids()));
+  using (app.is_my_patient(id))
+  with check (app.is_my_patient(id));
 
 -- The doctors every signed-in user may know of (a booking form, the doctor
 -- of an appointment): names and specialty only, never a phone or an email.
@@ -222,12 +244,12 @@ grant execute on function app.doctor_directory() to authenticated;
 -- A doctor reads and updates the user rows of their patients.
 create policy "Doctors can read their patients' profiles"
   on public.users for select to authenticated
-  using (id in (select app.my_patient_ids()));
+  using (role = 'patient' and app.is_my_patient(id));
 
 create policy "Doctors can update their patients' profiles"
   on public.users for update to authenticated
-  using (role = 'patient' and id in (select app.my_patient_ids()))
-  with check (role = 'patient' and id in (select app.my_patient_ids()));
+  using (role = 'patient' and app.is_my_patient(id))
+  with check (role = 'patient' and app.is_my_patient(id));
 
 -- Only an admin changes a user's role, activity or deletion, whatever
 -- policy let the update through.
@@ -301,7 +323,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  if not (app.is_admin() or p_patient_id in (select app.my_patient_ids())) then
+  if not (app.is_admin() or app.is_my_patient(p_patient_id)) then
     raise exception using errcode = 'P0001', message = 'RES_001', detail = 'Paciente no encontrado';
   end if;
   if p_password_hash !~ '^\$argon2id\$' then
@@ -352,12 +374,12 @@ create policy "Patients and their doctors can read antecedents"
 
 create policy "Doctors can record their patients' antecedents"
   on public.patient_antecedents for insert to authenticated
-  with check (patient_id in (select app.my_patient_ids()) and updated_by = (select auth.uid()));
+  with check (app.is_my_patient(patient_id) and updated_by = (select auth.uid()));
 
 create policy "Doctors can update their patients' antecedents"
   on public.patient_antecedents for update to authenticated
-  using (patient_id in (select app.my_patient_ids()))
-  with check (patient_id in (select app.my_patient_ids()) and updated_by = (select auth.uid()));
+  using (app.is_my_patient(patient_id))
+  with check (app.is_my_patient(patient_id) and updated_by = (select auth.uid()));
 
 -- -----------------------------------------------------------------------------
 -- Doctors' availability

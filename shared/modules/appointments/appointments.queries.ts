@@ -53,16 +53,43 @@ export function toAppointment(row: AppointmentRow) {
   };
 }
 
-/** Keyset page over (starts_at, id) with optional filters; $1..$7 as built here. */
-export function listSql(extraWhere = "") {
-  return `select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM}
-    where ($1::text is null or (a.starts_at, a.id) > ($1::text::timestamptz, $2::uuid))
-      and ($3::text is null or a.starts_at >= $3::text::timestamptz)
-      and ($4::text is null or a.starts_at < $4::text::timestamptz)
-      and ($5::text is null or a.status = $5::text::public.appointment_status)
-      and ($6::uuid is null or a.doctor_id = $6)
-      and ($7::uuid is null or a.patient_id = $7)
-      ${extraWhere}
+export interface AppointmentFilters {
+  after?: { createdAt: string; id: string };
+  from?: string;
+  to?: string;
+  status?: string;
+  doctorId?: string;
+  patientId?: string;
+}
+
+/**
+ * A keyset page over (starts_at, id) with only the filters given, so that
+ * every statement has a plan that uses the doctor's or the patient's index
+ * (an `$n is null or ...` filter defeats it once PostgreSQL caches a generic
+ * plan).
+ */
+export function listQuery(filters: AppointmentFilters, limit: number): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (filters.doctorId) where.push(`a.doctor_id = ${param(filters.doctorId)}::uuid`);
+  if (filters.patientId) where.push(`a.patient_id = ${param(filters.patientId)}::uuid`);
+  if (filters.status) where.push(`a.status = ${param(filters.status)}::text::public.appointment_status`);
+  if (filters.from) where.push(`a.starts_at >= ${param(filters.from)}::text::timestamptz`);
+  if (filters.to) where.push(`a.starts_at < ${param(filters.to)}::text::timestamptz`);
+  if (filters.after) {
+    where.push(
+      `(a.starts_at, a.id) > (${param(filters.after.createdAt)}::text::timestamptz, ${
+        param(filters.after.id)
+      }::uuid)`,
+    );
+  }
+  const sql = `select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM}
+    ${where.length ? `where ${where.join(" and ")}` : ""}
     order by a.starts_at, a.id
-    limit $8`;
+    limit ${param(limit + 1)}`;
+  return { sql, params };
 }

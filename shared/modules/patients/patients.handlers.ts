@@ -56,12 +56,19 @@ export const create: AppRouteHandler<CreateRoute> = async (c) => {
   return c.json(envelope(patient, "Paciente registrado"), 201);
 };
 
+/** RLS decides; saying it again lets the planner start from the caller's own patients. */
+const LIST_SCOPE = {
+  admin: "",
+  doctor: "and p.id in (select app.my_patient_ids())",
+  patient: "and p.id = auth.uid()",
+} as const;
+
 export const list: AppRouteHandler<ListRoute> = async (c) => {
   const { limit, cursor, search } = c.req.valid("query");
   const after = decodeCursor(cursor);
   const result = await c.var.db.transaction(async (tx) => {
     const rows = await tx.query<PatientRow>(
-      `${PATIENT_SELECT}
+      `${PATIENT_SELECT} ${LIST_SCOPE[c.var.caller.user_role]}
          and ($1::text is null or (u.created_at, u.id) > ($1::text::timestamptz, $2::uuid))
          and ($3::text is null or u.name ilike $3 or u.last_name ilike $3 or u.phone ilike $3 or u.email ilike $3)
        order by u.created_at, u.id
