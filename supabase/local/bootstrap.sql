@@ -193,6 +193,8 @@ $$;
 
 grant execute on function realtime.topic() to anon, authenticated, service_role;
 
+-- As Supabase's realtime migration 20251103001201 (broadcast_send_include_payload_id):
+-- the payload gains an id unless it has one, and realtime.topic is set.
 create or replace function realtime.send(
   payload jsonb,
   event text,
@@ -201,10 +203,20 @@ create or replace function realtime.send(
 ) returns void
 language plpgsql
 as $$
+declare
+  generated_id uuid;
+  final_payload jsonb;
 begin
   begin
-    insert into realtime.messages (payload, event, topic, private, extension)
-    values (payload, event, topic, private, 'broadcast');
+    generated_id := gen_random_uuid();
+    if payload ? 'id' then
+      final_payload := payload;
+    else
+      final_payload := jsonb_set(payload, '{id}', to_jsonb(generated_id));
+    end if;
+    execute format('set local realtime.topic to %L', topic);
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    values (generated_id, final_payload, event, topic, private, 'broadcast');
   exception
     when others then
       raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;

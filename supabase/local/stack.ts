@@ -1,7 +1,8 @@
 /**
  * The embedded stand-in for a Supabase project: the database (PGlite by
- * default, or DATABASE_URL), bootstrap + migrations (+ seed), the functions
- * and the gateway in front of them. Used by `deno task start` and the tests.
+ * default, or DATABASE_URL), bootstrap + migrations (+ seed), the functions,
+ * Storage, Realtime, and the gateway in front of them. Used by `deno task start` and
+ * the tests.
  */
 import type { Deps } from "../../shared/app/types.ts";
 import { type ApiApp, createApiApp } from "../../shared/api.ts";
@@ -11,6 +12,8 @@ import { createDeps } from "../../shared/deps.ts";
 import { createGateway } from "./gateway.ts";
 import { prepareDatabase, type PrepareResult } from "./migrate.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
+import { createRealtimeServer, type RealtimeOptions, type RealtimeServer } from "./realtime/server.ts";
+import { createStorageApi } from "./storage/api.ts";
 
 export interface StackOptions {
   /** Where local data lives (PGlite's folder, secrets). */
@@ -21,6 +24,14 @@ export interface StackOptions {
   inMemory?: boolean;
   seed?: boolean;
   overrides?: Partial<Deps>;
+  /**
+   * Where the gateway is reached (http://host:port). The functions get it as
+   * SUPABASE_URL, with the service_role key as SUPABASE_SERVICE_ROLE_KEY, as
+   * Supabase gives its functions (unless the environment names a project).
+   */
+  publicUrl?: string;
+  /** Realtime's limits and timeouts, where the defaults do not suit (tests). */
+  realtime?: Partial<Omit<RealtimeOptions, "db" | "jwtSecret">>;
 }
 
 export interface Stack {
@@ -30,6 +41,7 @@ export interface Stack {
   anonKey: string;
   serviceRoleKey: string;
   api: ApiApp;
+  realtime: RealtimeServer;
   handler: ReturnType<typeof createGateway>;
   close(): Promise<void>;
 }
@@ -42,21 +54,47 @@ export async function createStack(options: StackOptions): Promise<Stack> {
     env.PGLITE_DATA_DIR ??= `${options.dataDir}/pgdata`;
   }
 
+  const secret = loadConfig(env).jwt.secret;
+  const serviceRoleKey = await issueApiKey("service_role", secret);
+  if (options.publicUrl && !env.SUPABASE_URL) {
+    env.SUPABASE_URL = options.publicUrl;
+    env.SUPABASE_SERVICE_ROLE_KEY = serviceRoleKey;
+  }
+
   const config = loadConfig(env);
   const deps = await createDeps(config, options.overrides);
   try {
     const prepared = await prepareDatabase(deps.db, { seed: options.seed ?? true });
     const api = createApiApp(deps);
-    const handler = createGateway({ functions: { api: api.fetch } });
+    const storage = await createStorageApi({
+      db: deps.db,
+      jwtSecret: config.jwt.secret,
+      dataDir: options.dataDir,
+      logger: deps.logger,
+    });
+    // The contract's presence TTL is 30 s: a silent client leaves after it.
+    const realtime = createRealtimeServer({
+      db: deps.db,
+      jwtSecret: config.jwt.secret,
+      logger: deps.logger.child({ service: "realtime" }),
+      heartbeatTimeoutMs: 30_000,
+      ...options.realtime,
+    });
+    await realtime.ready;
+    const handler = createGateway({ functions: { api: api.fetch }, storage, realtime: realtime.handle });
     return {
       config,
       deps,
       prepared,
       anonKey: await issueApiKey("anon", config.jwt.secret),
-      serviceRoleKey: await issueApiKey("service_role", config.jwt.secret),
+      serviceRoleKey,
       api,
+      realtime,
       handler,
-      close: () => deps.db.close(),
+      close: async () => {
+        await realtime.close();
+        await deps.db.close();
+      },
     };
   } catch (error) {
     await deps.db.close();

@@ -4,7 +4,7 @@
  * 127.0.0.1:54321 (or PORT).
  */
 import { ConfigError } from "../../shared/config.ts";
-import { createStack } from "./stack.ts";
+import { createStack, type Stack } from "./stack.ts";
 
 const started = performance.now();
 const root = new URL("../../", import.meta.url).pathname;
@@ -12,9 +12,19 @@ const dataDir = Deno.env.get("CONSULTORIO_LOCAL_DIR") ?? `${root}.local`;
 const port = Number(Deno.env.get("PORT") ?? 54321);
 const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
 
-let stack;
+// Listen first, so that the stack knows its own URL (the functions get it as
+// SUPABASE_URL); until the stack is ready the gateway answers 503.
+const ready: { gateway?: Stack["handler"] } = {};
+const server = Deno.serve(
+  { hostname, port, onListen: () => {} },
+  (request, info) =>
+    ready.gateway ? ready.gateway(request, info) : Response.json({ message: "starting" }, { status: 503 }),
+);
+const apiUrl = `http://${hostname}:${server.addr.port}`;
+
+let stack: Stack;
 try {
-  stack = await createStack({ dataDir });
+  stack = await createStack({ dataDir, publicUrl: apiUrl });
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);
@@ -22,9 +32,7 @@ try {
   }
   throw error;
 }
-
-const server = Deno.serve({ hostname, port, onListen: () => {} }, stack.handler);
-const apiUrl = `http://${hostname}:${server.addr.port}`;
+ready.gateway = stack.handler;
 const { config, prepared } = stack;
 
 console.log(`

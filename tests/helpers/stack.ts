@@ -22,6 +22,8 @@ export interface TestStack {
   stack: Stack;
   /** http://127.0.0.1:<port> */
   origin: string;
+  /** The stack's data folder (Storage keeps its objects under `storage/`). */
+  dataDir: string;
   /** URL of an api function path, e.g. api("/v1/user") */
   api(path: string): string;
   outbox: WhatsAppMessage[];
@@ -79,23 +81,41 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
     },
   };
 
-  const stack = await createStack({
-    dataDir,
-    env,
-    inMemory: true,
-    seed: options.seed ?? false,
-    overrides: {
-      whatsapp,
-      logger: createLogger("debug", (line) => logs.push(line)),
-      rateLimits: options.rateLimits ?? RELAXED_LIMITS,
-    },
-  });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, stack.handler);
+  // Listen first: the stack gives its URL to the functions (SUPABASE_URL).
+  const ready: { gateway?: Stack["handler"] } = {};
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) =>
+      ready.gateway ? ready.gateway(request, info) : new Response("starting", { status: 503 }),
+  );
   const origin = `http://127.0.0.1:${server.addr.port}`;
+  let stack: Stack;
+  try {
+    stack = await createStack({
+      dataDir,
+      env,
+      inMemory: true,
+      seed: options.seed ?? false,
+      publicUrl: origin,
+      // A refused Realtime join waits 5 s on Supabase (and by default here); tests need not.
+      realtime: { joinErrorBackoffMs: 50 },
+      overrides: {
+        whatsapp,
+        logger: createLogger("debug", (line) => logs.push(line)),
+        rateLimits: options.rateLimits ?? RELAXED_LIMITS,
+      },
+    });
+  } catch (error) {
+    await server.shutdown();
+    await dropDatabase();
+    throw error;
+  }
+  ready.gateway = stack.handler;
   return {
     driver,
     stack,
     origin,
+    dataDir,
     api: (path) => `${origin}/functions/v1/api${path}`,
     outbox,
     logs,

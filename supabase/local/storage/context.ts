@@ -1,0 +1,65 @@
+/** What every Storage route works with, and the small request helpers they share. */
+import { ERRORS } from "./errors.ts";
+import type { FileStore } from "./files.ts";
+import type { ObjectStore } from "./objects.ts";
+
+export interface StorageContext {
+  /** The project's JWT secret, as the HMAC key that verifies callers and signs URLs. */
+  key: CryptoKey;
+  objects: ObjectStore;
+  files: FileStore;
+}
+
+/** A route's place in the URL: the bucket, the object's key (decoded), the query. */
+export interface Target {
+  bucket: string;
+  key: string;
+  query: URLSearchParams;
+}
+
+/** Supabase's default upload cap (FILE_SIZE_LIMIT) where a bucket sets none. */
+export const GLOBAL_FILE_SIZE_LIMIT = 50 * 1024 * 1024;
+
+export const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8" },
+  });
+
+/**
+ * A JSON body as Fastify gives it to Storage's routes: an empty body is `{}`
+ * (its empty-json-body plugin), anything else must parse, and be an object.
+ */
+export async function readJsonBody(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (!text.trim()) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw ERRORS.invalidJsonBody();
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw ERRORS.validation("body must be object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/** `expiresIn` as Storage's body schema takes it (an integer >= 1; ajv coerces numeric strings). */
+export function expiresInOf(body: Record<string, unknown>): number {
+  if (!("expiresIn" in body)) throw ERRORS.validation("body must have required property 'expiresIn'");
+  const raw = body.expiresIn;
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw ERRORS.validation("body/expiresIn must be integer");
+  }
+  if (value < 1) throw ERRORS.validation("body/expiresIn must be >= 1");
+  return value;
+}
+
+/** A required query parameter, as Fastify's querystring schema refuses its absence. */
+export function requiredQuery(query: URLSearchParams, name: string): string {
+  const value = query.get(name);
+  if (value === null) throw ERRORS.validation(`querystring must have required property '${name}'`);
+  return value;
+}

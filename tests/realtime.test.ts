@@ -1,0 +1,866 @@
+/**
+ * Realtime, against the LOCAL STAND-IN for Supabase Realtime
+ * (supabase/local/realtime/), not against Supabase: the real
+ * @supabase/supabase-js client (and, for protocol edges, a raw WebSocket)
+ * talks to it over a real socket, on PGlite and on PostgreSQL.
+ *
+ * Each test starts the local stack as `deno task start` does and talks to
+ * Realtime through its gateway; the protocol-edge tests that need other
+ * limits (fewer channels, a short heartbeat timeout) serve a second instance
+ * of the stand-in, with those options, through a gateway of their own.
+ *
+ * Covered: the private channel `consultation:{id}` (its doctor and patient
+ * join and exchange broadcasts, see each other's presence join and leave;
+ * another patient, an admin, the anon key and a forged token are refused with
+ * Supabase's errors); self and ack; database broadcasts (`realtime.send`)
+ * delivered exactly once when their transaction commits and never when it
+ * rolls back; the HTTP broadcast API; protocol edges (heartbeat, unmatched
+ * topic, malformed frames, limits, token expiry, heartbeat timeout, vsn
+ * 1.0.0); and a soak of 20 clients x 200 broadcasts.
+ */
+import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import { SignJWT } from "jose";
+import { createLogger } from "../shared/app/logger.ts";
+import { createGateway } from "../supabase/local/gateway.ts";
+import {
+  createRealtimeServer,
+  type RealtimeOptions,
+  type RealtimeServer,
+} from "../supabase/local/realtime/server.ts";
+import { at, book, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
+import { createUser, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+
+// ---------------------------------------------------------------------------
+// The stand-in, served on its own port
+// ---------------------------------------------------------------------------
+
+interface Realtime {
+  origin: string;
+  server: RealtimeServer;
+  logs: string[];
+  /** A supabase-js client with the anon key, signed in with `token` when given. */
+  client(token?: string): Promise<SupabaseClient>;
+  raw(options?: { vsn?: "1.0.0" | "2.0.0"; apikey?: string }): Promise<RawSocket>;
+  close(): Promise<void>;
+}
+
+async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): Promise<Realtime> {
+  let origin = s.origin;
+  let server = s.stack.realtime;
+  let logs = s.logs;
+  let stop = async () => {};
+  if (options) {
+    logs = [];
+    const own = createRealtimeServer({
+      db: s.stack.deps.db,
+      jwtSecret: s.stack.config.jwt.secret,
+      logger: createLogger("debug", (line) => logs.push(line)),
+      heartbeatTimeoutMs: 30_000,
+      joinErrorBackoffMs: 50,
+      ...options,
+    });
+    await own.ready;
+    const http = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      createGateway({ functions: {}, realtime: own.handle }),
+    );
+    origin = `http://127.0.0.1:${http.addr.port}`;
+    server = own;
+    stop = async () => {
+      await own.close();
+      await http.shutdown();
+    };
+  }
+  const clients: SupabaseClient[] = [];
+  const raws: RawSocket[] = [];
+  return {
+    origin,
+    server,
+    logs,
+    async client(token) {
+      const client = createClient(origin, s.stack.anonKey, {
+        auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+      });
+      if (token) await client.realtime.setAuth(token);
+      clients.push(client);
+      return client;
+    },
+    async raw(options = {}) {
+      const raw = await RawSocket.open(origin, options.apikey ?? s.stack.anonKey, options.vsn ?? "2.0.0");
+      raws.push(raw);
+      return raw;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.removeAllChannels().catch(() => {})));
+      for (const raw of raws) raw.close();
+      await stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Waiting
+// ---------------------------------------------------------------------------
+
+async function eventually(what: string, check: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Subscribed {
+  status: string;
+  err?: Error;
+}
+
+/** The first status `subscribe()` reports. */
+function subscribe(channel: RealtimeChannel): Promise<Subscribed> {
+  return new Promise((resolve) => {
+    let done = false;
+    channel.subscribe((status, err) => {
+      if (done) return;
+      done = true;
+      resolve({ status, err });
+    });
+  });
+}
+
+async function joined(channel: RealtimeChannel) {
+  const { status, err } = await subscribe(channel);
+  assertEquals(status, "SUBSCRIBED", `join failed: ${err?.message}`);
+}
+
+// deno-lint-ignore no-explicit-any
+type Payload = any;
+
+function broadcasts(channel: RealtimeChannel, event = "*"): Payload[] {
+  const seen: Payload[] = [];
+  channel.on("broadcast", { event }, (message) => seen.push(message));
+  return seen;
+}
+
+interface PresenceEvents {
+  joins: Array<{ key: string; newPresences: Payload[] }>;
+  leaves: Array<{ key: string; leftPresences: Payload[] }>;
+}
+
+function presenceEvents(channel: RealtimeChannel): PresenceEvents {
+  const events: PresenceEvents = { joins: [], leaves: [] };
+  channel.on(
+    "presence",
+    { event: "join" },
+    ({ key, newPresences }) => events.joins.push({ key, newPresences }),
+  );
+  channel.on(
+    "presence",
+    { event: "leave" },
+    ({ key, leftPresences }) => events.leaves.push({ key, leftPresences }),
+  );
+  return events;
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------
+
+interface Consultation {
+  id: string;
+  topic: string;
+  doctor: { id: string; token: string };
+  patient: { id: string; token: string };
+  otherPatient: { id: string; token: string };
+  admin: { id: string; token: string };
+}
+
+/** A doctor, their patient with an appointment, its consultation (inserted as owner), another patient, an admin. */
+async function consultation(s: TestStack): Promise<Consultation> {
+  const admin = await createUser(s, "admin");
+  const doctor = await createUser(s, "doctor");
+  const patient = await registerPatient(s, admin, "Pablo");
+  const otherPatient = await registerPatient(s, admin, "Paula");
+  const booked = await book(s, admin.token, {
+    patientId: patient.id,
+    doctorId: doctor.id,
+    specialtyId: await specialtyOf(s, doctor),
+    start: at(3, 10),
+    end: at(3, 10, 30),
+  });
+  assertEquals(booked.status, 201, JSON.stringify(booked.body));
+  const [row] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+    `insert into public.consultations (appointment_id, doctor_id, patient_id) values ($1, $2, $3) returning id`,
+    [booked.body.data.id, doctor.id, patient.id],
+  );
+  return { id: row.id, topic: `consultation:${row.id}`, doctor, patient, otherPatient, admin };
+}
+
+const refusal = (topic: string) =>
+  `Unauthorized: You do not have permissions to read from this Channel topic: ${topic}`;
+
+async function signed(secret: string, claims: Record<string, unknown>, expiresAt: number): Promise<string> {
+  return await new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime(expiresAt)
+    .sign(new TextEncoder().encode(secret));
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+// ---------------------------------------------------------------------------
+// A raw Phoenix socket, for what supabase-js does not show
+// ---------------------------------------------------------------------------
+
+interface Frame {
+  joinRef: string | null;
+  ref: string | null;
+  topic: string;
+  event: string;
+  payload: Payload;
+}
+
+class RawSocket {
+  frames: Frame[] = [];
+  closed: Promise<CloseEvent>;
+  #ref = 0;
+
+  private constructor(private ws: WebSocket, readonly vsn: "1.0.0" | "2.0.0") {
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => this.frames.push(this.#decode(e.data));
+    this.closed = new Promise((resolve) => ws.addEventListener("close", (e) => resolve(e)));
+  }
+
+  static async open(origin: string, apikey: string, vsn: "1.0.0" | "2.0.0"): Promise<RawSocket> {
+    const url = `${origin.replace("http", "ws")}/realtime/v1/websocket?apikey=${apikey}&vsn=${vsn}`;
+    const ws = new WebSocket(url);
+    const raw = new RawSocket(ws, vsn);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("raw socket did not open"));
+    });
+    return raw;
+  }
+
+  /** Sends a message; answers its ref. */
+  push(topic: string, event: string, payload: unknown, joinRef: string | null = null): string {
+    const ref = String(++this.#ref);
+    this.ws.send(
+      this.vsn === "2.0.0"
+        ? JSON.stringify([joinRef, ref, topic, event, payload])
+        : JSON.stringify({ join_ref: joinRef, ref, topic, event, payload }),
+    );
+    return ref;
+  }
+
+  sendRaw(data: string | Uint8Array) {
+    this.ws.send(data);
+  }
+
+  async next(what: string, match: (f: Frame) => boolean, timeoutMs = 5_000): Promise<Frame> {
+    let found: Frame | undefined;
+    await eventually(what, () => (found = this.frames.find(match)) !== undefined, timeoutMs);
+    return found!;
+  }
+
+  replyTo(ref: string, timeoutMs?: number): Promise<Frame> {
+    return this.next(`reply to ${ref}`, (f) => f.event === "phx_reply" && f.ref === ref, timeoutMs);
+  }
+
+  async join(topic: string, config: Record<string, unknown>, accessToken?: string): Promise<Frame> {
+    const payload = { config, ...(accessToken ? { access_token: accessToken } : {}) };
+    const ref = this.push(topic, "phx_join", payload, String(this.#ref + 1));
+    return await this.replyTo(ref);
+  }
+
+  close() {
+    try {
+      this.ws.close();
+    } catch { /* closed */ }
+  }
+
+  #decode(data: string | ArrayBuffer): Frame {
+    if (typeof data !== "string") {
+      const bytes = new Uint8Array(data);
+      const [, topicSize, eventSize, metaSize] = bytes;
+      const text = (from: number, size: number) =>
+        new TextDecoder().decode(bytes.subarray(from, from + size));
+      const topic = text(5, topicSize);
+      const event = text(5 + topicSize, eventSize);
+      const body = text(5 + topicSize + eventSize + metaSize, bytes.length);
+      return {
+        joinRef: null,
+        ref: null,
+        topic,
+        event: "broadcast",
+        payload: { event, payload: JSON.parse(body) },
+      };
+    }
+    const parsed = JSON.parse(data);
+    if (Array.isArray(parsed)) {
+      const [joinRef, ref, topic, event, payload] = parsed;
+      return { joinRef, ref, topic, event, payload };
+    }
+    return {
+      joinRef: parsed.join_ref,
+      ref: parsed.ref,
+      topic: parsed.topic,
+      event: parsed.event,
+      payload: parsed.payload,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Private channels: who may join, broadcasts, presence
+// ---------------------------------------------------------------------------
+
+testBothDrivers("realtime (local stand-in): a consultation's private channel", async (t, s) => {
+  const c = await consultation(s);
+  const rt = await startRealtime(s);
+  try {
+    const doctor = await rt.client(c.doctor.token);
+    const patient = await rt.client(c.patient.token);
+    const doctorChannel = doctor.channel(c.topic, {
+      config: { private: true, presence: { key: c.doctor.id } },
+    });
+    const patientChannel = patient.channel(c.topic, {
+      config: { private: true, presence: { key: c.patient.id } },
+    });
+    const toDoctor = broadcasts(doctorChannel);
+    const toPatient = broadcasts(patientChannel);
+    const doctorSees = presenceEvents(doctorChannel);
+    const patientSees = presenceEvents(patientChannel);
+
+    await t.step("its doctor and its patient join consultation:{id}", async () => {
+      await joined(doctorChannel);
+      await joined(patientChannel);
+    });
+
+    await t.step("a broadcast reaches the other member once, and not the sender (self is off)", async () => {
+      assertEquals(
+        await doctorChannel.send({ type: "broadcast", event: "typing", payload: { by: "doctor" } }),
+        "ok",
+      );
+      await eventually("the patient to get it", () => toPatient.length === 1);
+      assertEquals(toPatient[0].event, "typing");
+      assertEquals(toPatient[0].payload, { by: "doctor" });
+      await patientChannel.send({ type: "broadcast", event: "typing", payload: { by: "patient", n: 2 } });
+      await eventually("the doctor to get it", () => toDoctor.length === 1);
+      assertEquals(toDoctor[0].payload, { by: "patient", n: 2 });
+      await pause(200);
+      assertEquals(toPatient.length, 1, "the patient got their own broadcast back, or one twice");
+      assertEquals(toDoctor.length, 1, "the doctor got their own broadcast back, or one twice");
+    });
+
+    await t.step("presence: each sees the other join with their payload, and leave", async () => {
+      assertEquals(await doctorChannel.track({ userId: c.doctor.id, role: "doctor" }), "ok");
+      await eventually(
+        "the patient to see the doctor",
+        () => patientSees.joins.some((j) => j.key === c.doctor.id),
+      );
+      assertEquals(patientSees.joins.find((j) => j.key === c.doctor.id)!.newPresences[0].role, "doctor");
+      assertEquals(await patientChannel.track({ userId: c.patient.id, role: "patient" }), "ok");
+      await eventually(
+        "the doctor to see the patient",
+        () => doctorSees.joins.some((j) => j.key === c.patient.id),
+      );
+      const state = doctorChannel.presenceState<{ userId: string }>();
+      assertEquals(Object.keys(state).sort(), [c.doctor.id, c.patient.id].sort());
+      assertEquals(state[c.patient.id][0].userId, c.patient.id);
+
+      assertEquals(await patientChannel.untrack(), "ok");
+      await eventually(
+        "the doctor to see the patient leave",
+        () => doctorSees.leaves.some((l) => l.key === c.patient.id),
+      );
+      assertEquals(Object.keys(doctorChannel.presenceState()), [c.doctor.id]);
+    });
+
+    await t.step("presence: a member who disconnects leaves", async () => {
+      assertEquals(await patientChannel.track({ userId: c.patient.id }), "ok");
+      await eventually(
+        "the doctor to see the patient back",
+        () => c.patient.id in doctorChannel.presenceState(),
+      );
+      const leavesBefore = doctorSees.leaves.length;
+      await patient.realtime.disconnect();
+      await eventually("the doctor to see the patient leave", () => doctorSees.leaves.length > leavesBefore);
+      assertEquals(doctorSees.leaves.at(-1)!.key, c.patient.id);
+      assert(!(c.patient.id in doctorChannel.presenceState()));
+    });
+
+    await t.step("a member who joins later receives the current presence state", async () => {
+      const late = await rt.client(c.patient.token);
+      const lateChannel = late.channel(c.topic, { config: { private: true, presence: { key: "late" } } });
+      let synced = false;
+      lateChannel.on("presence", { event: "sync" }, () => synced = true);
+      await joined(lateChannel);
+      await eventually("the presence state", () => synced && c.doctor.id in lateChannel.presenceState());
+      assertEquals(lateChannel.presenceState<{ role: string }>()[c.doctor.id][0].role, "doctor");
+      await late.removeAllChannels();
+    });
+
+    await t.step(
+      "self: true returns the sender's broadcast; ack: true waits for the server's answer",
+      async () => {
+        const again = await rt.client(c.patient.token);
+        const acked = again.channel(c.topic, {
+          config: { private: true, broadcast: { self: true, ack: true } },
+        });
+        const ownCopies = broadcasts(acked, "note");
+        await joined(acked);
+        const before = toDoctor.length;
+        assertEquals(await acked.send({ type: "broadcast", event: "note", payload: { text: "hola" } }), "ok");
+        await eventually("the sender's own copy", () => ownCopies.length === 1);
+        await eventually("the doctor's copy", () => toDoctor.length === before + 1);
+        const tooLarge = { text: "x".repeat(300 * 1024) };
+        assertEquals(await acked.send({ type: "broadcast", event: "note", payload: tooLarge }), "error");
+        await pause(200);
+        assertEquals(ownCopies.length, 1, "an oversized broadcast went out");
+        // A channel joined without presence may still track after broadcasting.
+        assertEquals(await acked.track({ device: "tablet" }), "ok");
+        await eventually(
+          "the doctor to see it",
+          () => doctorSees.joins.some((j) => j.newPresences[0]?.device === "tablet"),
+        );
+      },
+    );
+
+    for (const who of ["otherPatient", "admin"] as const) {
+      await t.step(
+        `${who === "admin" ? "an admin" : "another patient"} is refused with Supabase's error`,
+        async () => {
+          const client = await rt.client(c[who].token);
+          const channel = client.channel(c.topic, { config: { private: true } });
+          const heard = broadcasts(channel);
+          const { status, err } = await subscribe(channel);
+          assertEquals(status, "CHANNEL_ERROR");
+          assertEquals(err?.message, refusal(c.topic));
+          await doctorChannel.send({ type: "broadcast", event: "secret", payload: { n: 1 } });
+          await pause(200);
+          assertEquals(heard.length, 0, "a refused client heard a broadcast");
+          await client.removeAllChannels();
+        },
+      );
+    }
+
+    await t.step(
+      "the anon key may join a public channel but not the private one; the two never mix",
+      async () => {
+        const anon = await rt.client();
+        const privateTry = anon.channel(c.topic, { config: { private: true } });
+        const { status, err } = await subscribe(privateTry);
+        assertEquals(status, "CHANNEL_ERROR");
+        assertEquals(err?.message, refusal(c.topic));
+        await anon.removeChannel(privateTry);
+        const publicChannel = anon.channel(c.topic);
+        const heardPublic = broadcasts(publicChannel);
+        await joined(publicChannel);
+        const doctorBefore = toDoctor.length;
+        await publicChannel.send({ type: "broadcast", event: "public", payload: { n: 1 } });
+        await doctorChannel.send({ type: "broadcast", event: "private", payload: { n: 2 } });
+        await pause(300);
+        assertEquals(heardPublic.length, 0, "a private broadcast reached a public subscriber");
+        assertEquals(toDoctor.length, doctorBefore, "a public broadcast reached a private subscriber");
+      },
+    );
+
+    await t.step("a token signed with another secret, or expired, is refused", async () => {
+      const forged = await signed("another-secret-another-secret-another-secret", {
+        role: "authenticated",
+        sub: c.doctor.id,
+      }, nowSeconds() + 600);
+      const expired = await signed(
+        s.stack.config.jwt.secret,
+        { role: "authenticated", sub: c.doctor.id },
+        nowSeconds() - 60,
+      );
+      for (
+        const [token, message] of [
+          [forged, /^JwtSignatureError: Failed to validate JWT signature$/],
+          [expired, /^InvalidJWTToken: Token has expired \d+ seconds ago$/],
+        ] as const
+      ) {
+        const client = await rt.client(token);
+        const channel = client.channel(c.topic, { config: { private: true } });
+        const { status, err } = await subscribe(channel);
+        assertEquals(status, "CHANNEL_ERROR");
+        assertMatch(err?.message ?? "", message);
+        await client.removeAllChannels();
+      }
+    });
+  } finally {
+    await rt.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Broadcasts from the database
+// ---------------------------------------------------------------------------
+
+testBothDrivers(
+  "realtime (local stand-in): realtime.send is delivered iff its transaction commits",
+  async (t, s) => {
+    const c = await consultation(s);
+    const rt = await startRealtime(s);
+    const db = s.stack.deps.db;
+    const send = (payload: string, event: string, isPrivate = true) =>
+      `select realtime.send('${payload}'::jsonb, '${event}', '${c.topic}', ${isPrivate});`;
+    try {
+      const doctorChannel = (await rt.client(c.doctor.token)).channel(c.topic, { config: { private: true } });
+      const patientChannel = (await rt.client(c.patient.token)).channel(c.topic, {
+        config: { private: true },
+      });
+      const publicChannel = (await rt.client()).channel(c.topic);
+      const toDoctor = broadcasts(doctorChannel);
+      const toPatient = broadcasts(patientChannel);
+      const toPublic = broadcasts(publicChannel);
+      await joined(doctorChannel);
+      await joined(patientChannel);
+      await joined(publicChannel);
+
+      await t.step(
+        "a row change that sends in a committed transaction is delivered exactly once",
+        async () => {
+          await db.execScript(`begin;
+        update public.consultations set status = 'closed', closed_at = now() where id = '${c.id}';
+        select realtime.send(jsonb_build_object('consultationId', id, 'closedAt', closed_at),
+                             'consultation.closed', 'consultation:' || id, true)
+          from public.consultations where id = '${c.id}';
+        commit;`);
+          await eventually("both members to get it", () => toDoctor.length === 1 && toPatient.length === 1);
+          await pause(300);
+          assertEquals(toDoctor.length, 1, "delivered more than once");
+          assertEquals(toPatient.length, 1, "delivered more than once");
+          const message = toPatient[0];
+          assertEquals(message.event, "consultation.closed");
+          assertEquals(message.payload.consultationId, c.id);
+          assert(typeof message.payload.closedAt === "string");
+          assertMatch(message.meta?.id ?? "", /^[0-9a-f-]{36}$/);
+          assertEquals(toPublic.length, 0, "a private database broadcast reached a public subscriber");
+        },
+      );
+
+      await t.step("in a rolled-back transaction it is never delivered", async () => {
+        await db.execScript(`begin;
+        update public.consultations set status = 'in_progress' where id = '${c.id}';
+        ${send('{"step":"rolled back"}', "consultation.updated")}
+        rollback;`);
+        await db.execScript(`begin; ${send('{"step":"marker"}', "marker")} commit;`);
+        await eventually("the marker", () => toDoctor.some((m) => m.event === "marker"));
+        assertEquals(toDoctor.map((m) => m.event), ["consultation.closed", "marker"]);
+        assertEquals(toPatient.map((m) => m.event), ["consultation.closed", "marker"]);
+        const [row] = await db.queryAsOwner<{ status: string }>(
+          "select status::text from public.consultations where id = $1",
+          [c.id],
+        );
+        assertEquals(row.status, "closed");
+      });
+
+      await t.step(
+        "many transactions, half rolled back: each committed one once, in commit order",
+        async () => {
+          toDoctor.length = 0;
+          for (let i = 0; i < 40; i++) {
+            await db.execScript(`begin; ${send(`{"i":${i}}`, "tick")} ${i % 2 ? "rollback" : "commit"};`);
+          }
+          await db.execScript(`begin; ${send('{"i":"end"}', "end")} commit;`);
+          await eventually("the end marker", () => toDoctor.some((m) => m.event === "end"));
+          const ticks = toDoctor.filter((m) => m.event === "tick").map((m) => m.payload.i);
+          assertEquals(ticks, Array.from({ length: 20 }, (_, k) => k * 2));
+        },
+      );
+
+      await t.step("private: false goes to the public channel only", async () => {
+        const doctorBefore = toDoctor.length;
+        await db.execScript(`begin; ${send('{"for":"everyone"}', "announce", false)} commit;`);
+        await eventually("the public subscriber", () => toPublic.length === 1);
+        const { id, ...rest } = toPublic[0].payload as { id: string };
+        assertEquals(rest, { for: "everyone" });
+        assert(/^[0-9a-f-]{36}$/.test(id), "realtime.send gives the payload an id, as Supabase's does");
+        await db.execScript(`begin; ${send('{"i":"end2"}', "end2")} commit;`);
+        await eventually("the marker", () => toDoctor.some((m) => m.event === "end2"));
+        assertEquals(
+          toDoctor.length,
+          doctorBefore + 1,
+          "a public database broadcast reached a private subscriber",
+        );
+      });
+
+      await t.step("the HTTP broadcast API (httpSend) follows the insert policies", async () => {
+        const sender = (await rt.client(c.doctor.token)).channel(c.topic, { config: { private: true } });
+        assertEquals(await sender.httpSend("http", { from: "doctor" }), { success: true });
+        await eventually("the patient", () => toPatient.some((m) => m.event === "http"));
+        const intruder = (await rt.client(c.otherPatient.token)).channel(c.topic, {
+          config: { private: true },
+        });
+        assertEquals(await intruder.httpSend("intrusion", { from: "stranger" }), { success: true });
+        await db.execScript(`begin; ${send('{"i":"end3"}', "end3")} commit;`);
+        await eventually("the marker", () => toPatient.some((m) => m.event === "end3"));
+        assert(!toPatient.some((m) => m.event === "intrusion"), "a stranger's HTTP broadcast was delivered");
+      });
+    } finally {
+      await rt.close();
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Protocol edges, with a raw socket
+// ---------------------------------------------------------------------------
+
+testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
+  const c = await consultation(s);
+  const rt = await startRealtime(s, { maxChannelsPerSocket: 3 });
+  try {
+    await t.step("heartbeat is answered; a message to an unjoined topic is 'unmatched topic'", async () => {
+      const raw = await rt.raw();
+      const heartbeat = await raw.replyTo(raw.push("phoenix", "heartbeat", {}));
+      assertEquals(heartbeat.payload, { status: "ok", response: {} });
+      const stray = await raw.replyTo(
+        raw.push("realtime:nowhere", "broadcast", { type: "broadcast", event: "x" }),
+      );
+      assertEquals(stray.payload, { status: "error", response: { reason: "unmatched topic" } });
+    });
+
+    await t.step("ack: true is answered ok; without ack, a broadcast is not answered", async () => {
+      const raw = await rt.raw();
+      const reply = await raw.join("realtime:acks", { broadcast: { ack: true } });
+      assertEquals(reply.payload, { status: "ok", response: { postgres_changes: [] } });
+      const ref = raw.push(
+        "realtime:acks",
+        "broadcast",
+        { type: "broadcast", event: "e", payload: {} },
+        reply.joinRef,
+      );
+      assertEquals((await raw.replyTo(ref)).payload.status, "ok");
+      const quiet = await rt.raw();
+      const quietJoin = await quiet.join("realtime:quiet", {});
+      const quietRef = quiet.push(
+        "realtime:quiet",
+        "broadcast",
+        { type: "broadcast", event: "e" },
+        quietJoin.joinRef,
+      );
+      await pause(300);
+      assert(!quiet.frames.some((f) => f.ref === quietRef), "a broadcast without ack was answered");
+    });
+
+    await t.step("a malformed frame closes that socket only; the server keeps serving", async () => {
+      const raw = await rt.raw();
+      raw.sendRaw("this is not a phoenix message");
+      const closed = await raw.closed;
+      assertEquals(closed.code, 1007);
+      const bad = await rt.raw();
+      bad.sendRaw(new Uint8Array([3, 200, 200, 200, 200, 200, 1]));
+      assertEquals((await bad.closed).code, 1007);
+      const fresh = await rt.raw();
+      assertEquals((await fresh.replyTo(fresh.push("phoenix", "heartbeat", {}))).payload.status, "ok");
+      assert(!rt.logs.some((l) => l.includes("this is not a phoenix message")), "a payload reached the logs");
+    });
+
+    await t.step("channels per socket are bounded", async () => {
+      const raw = await rt.raw();
+      for (const n of [1, 2, 3]) {
+        assertEquals((await raw.join(`realtime:room-${n}`, {})).payload.status, "ok");
+      }
+      const fourth = await raw.join("realtime:room-4", {});
+      assertEquals(fourth.payload, {
+        status: "error",
+        response: { reason: "ChannelRateLimitReached: Too many channels" },
+      });
+    });
+
+    await t.step(
+      "a refreshed access_token is honoured; an expired one closes the channel like Supabase",
+      async () => {
+        const raw = await rt.raw();
+        const topic = `realtime:${c.topic}`;
+        const join = await raw.join(topic, { private: true }, c.doctor.token);
+        assertEquals(join.payload.status, "ok");
+        const fresh = await signed(
+          s.stack.config.jwt.secret,
+          { role: "authenticated", sub: c.doctor.id },
+          nowSeconds() + 600,
+        );
+        raw.push(topic, "access_token", { access_token: fresh }, join.joinRef);
+        const ping = raw.push(
+          topic,
+          "presence",
+          { type: "presence", event: "track", payload: { ok: 1 } },
+          join.joinRef,
+        );
+        assertEquals((await raw.replyTo(ping)).payload.status, "ok");
+        const stranger = await signed(s.stack.config.jwt.secret, {
+          role: "authenticated",
+          sub: c.otherPatient.id,
+        }, nowSeconds() + 600);
+        raw.push(topic, "access_token", { access_token: stranger }, join.joinRef);
+        const revoked = await raw.next("the revocation", (f) => f.event === "system");
+        assertEquals(revoked.payload, {
+          extension: "system",
+          status: "error",
+          message: `You do not have permissions to read from this Channel topic: ${c.topic}`,
+          channel: c.topic,
+        });
+        await raw.next("phx_close", (f) => f.event === "phx_close" && f.joinRef === join.joinRef);
+
+        const again = await raw.join(topic, { private: true }, c.doctor.token);
+        raw.frames.length = 0;
+        const expired = await signed(
+          s.stack.config.jwt.secret,
+          { role: "authenticated", sub: c.doctor.id },
+          nowSeconds() - 5,
+        );
+        raw.push(topic, "access_token", { access_token: expired }, again.joinRef);
+        const system = await raw.next("the expiry", (f) => f.event === "system");
+        assertEquals(system.payload.status, "error");
+        assertMatch(system.payload.message, /^Token has expired \d+ seconds ago$/);
+        await raw.next("phx_close", (f) => f.event === "phx_close" && f.joinRef === again.joinRef);
+      },
+    );
+
+    await t.step("a token that expires while joined closes the channel when it expires", async () => {
+      const raw = await rt.raw();
+      const soon = await signed(
+        s.stack.config.jwt.secret,
+        { role: "authenticated", sub: c.doctor.id },
+        nowSeconds() + 2,
+      );
+      const join = await raw.join(`realtime:${c.topic}`, { private: true }, soon);
+      assertEquals(join.payload.status, "ok");
+      const system = await raw.next("the expiry", (f) => f.event === "system", 5_000);
+      assertMatch(system.payload.message, /^Token has expired/);
+      await raw.next("phx_close", (f) => f.event === "phx_close");
+    });
+
+    await t.step("vsn 1.0.0 (JSON objects) works too", async () => {
+      const v1 = await rt.raw({ vsn: "1.0.0" });
+      const join = await v1.join("realtime:v1-room", { broadcast: { self: true } });
+      assertEquals(join.payload.status, "ok");
+      v1.push(
+        "realtime:v1-room",
+        "broadcast",
+        { type: "broadcast", event: "hello", payload: { v: 1 } },
+        join.joinRef,
+      );
+      const got = await v1.next("its own broadcast", (f) => f.event === "broadcast");
+      assertEquals(got.payload, { type: "broadcast", event: "hello", payload: { v: 1 } });
+    });
+
+    await t.step("a socket with an invalid API key is refused at connection (401)", async () => {
+      const res = await rt.server.handle(
+        new Request(`${rt.origin}/realtime/v1/websocket?apikey=not-a-jwt&vsn=2.0.0`, {
+          headers: { Upgrade: "websocket" },
+        }),
+      );
+      assertEquals(res.status, 401);
+      assertEquals(await res.json(), { error: "The token provided is not a valid JWT" });
+    });
+  } finally {
+    await rt.close();
+  }
+});
+
+testBothDrivers(
+  "realtime (local stand-in): a silent socket times out and its presence leaves",
+  async (_t, s) => {
+    const rt = await startRealtime(s, { heartbeatTimeoutMs: 700 });
+    try {
+      const observer = await rt.client();
+      const channel = observer.channel("lobby", { config: { presence: { key: "observer" } } });
+      const seen = presenceEvents(channel);
+      await joined(channel);
+      const silent = await rt.raw();
+      const join = await silent.join("realtime:lobby", { presence: { key: "silent", enabled: true } });
+      const track = silent.push("realtime:lobby", "presence", {
+        type: "presence",
+        event: "track",
+        payload: { n: 1 },
+      }, join.joinRef);
+      assertEquals((await silent.replyTo(track)).payload.status, "ok");
+      await eventually("the observer to see it join", () => seen.joins.some((j) => j.key === "silent"));
+      // The observer's client heartbeats every 25 s: keep it alive by hand while the raw socket stays silent.
+      const keepAlive = setInterval(() => observer.realtime.sendHeartbeat(), 200);
+      try {
+        await eventually(
+          "the observer to see it leave",
+          () => seen.leaves.some((l) => l.key === "silent"),
+          3_000,
+        );
+        assertEquals((await silent.closed).code, 1000);
+        assertEquals(channel.state, "joined");
+      } finally {
+        clearInterval(keepAlive);
+      }
+    } finally {
+      await rt.close();
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Soak
+// ---------------------------------------------------------------------------
+
+const SOAK_CLIENTS = 20;
+const SOAK_BROADCASTS = 200;
+
+testBothDrivers(
+  "realtime (local stand-in): soak, 20 clients x 200 broadcasts, none lost or duplicated",
+  async (_t, s) => {
+    const c = await consultation(s);
+    const rt = await startRealtime(s);
+    try {
+      const members = await Promise.all(Array.from({ length: SOAK_CLIENTS }, async (_, i) => {
+        const client = await rt.client(i % 2 ? c.patient.token : c.doctor.token);
+        const channel = client.channel(c.topic, { config: { private: true } });
+        const received: Payload[] = [];
+        channel.on("broadcast", { event: "soak" }, (m) => received.push(m.payload));
+        await joined(channel);
+        return { channel, received };
+      }));
+      const started = performance.now();
+      await Promise.all(members.map(async ({ channel }, sender) => {
+        for (let n = 0; n < SOAK_BROADCASTS; n++) {
+          await channel.send({ type: "broadcast", event: "soak", payload: { sender, n } });
+          if (n % 50 === 49) await pause(0);
+        }
+      }));
+      const expected = (SOAK_CLIENTS - 1) * SOAK_BROADCASTS;
+      await eventually(
+        "every broadcast to arrive",
+        () => members.every((m) => m.received.length >= expected),
+        20_000,
+      );
+      await pause(300);
+      const elapsed = performance.now() - started;
+      for (const [i, { received }] of members.entries()) {
+        assertEquals(received.length, expected, `client ${i} got ${received.length}, expected ${expected}`);
+        const seen = new Set(received.map((p) => `${p.sender}:${p.n}`));
+        assertEquals(seen.size, expected, `client ${i} got duplicates`);
+        assert(!received.some((p) => p.sender === i), `client ${i} got its own broadcast`);
+        for (let sender = 0; sender < SOAK_CLIENTS; sender++) {
+          if (sender === i) continue;
+          const order = received.filter((p) => p.sender === sender).map((p) => p.n);
+          assertEquals(
+            order,
+            Array.from({ length: SOAK_BROADCASTS }, (_, n) => n),
+            `client ${i}: sender ${sender} out of order`,
+          );
+        }
+      }
+      const total = expected * SOAK_CLIENTS;
+      console.log(
+        `soak [${s.driver}]: ${SOAK_CLIENTS * SOAK_BROADCASTS} broadcasts, ${total} deliveries in ` +
+          `${Math.round(elapsed)} ms (${Math.round(total / (elapsed / 1000))} deliveries/s)`,
+      );
+    } finally {
+      await rt.close();
+    }
+  },
+);
