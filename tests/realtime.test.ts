@@ -864,3 +864,55 @@ testBothDrivers(
     }
   },
 );
+
+// ---------------------------------------------------------------------------
+// conversation:{id}: its participants, until they leave; never an admin
+// ---------------------------------------------------------------------------
+
+testBothDrivers("realtime (local stand-in): conversation:{id} is for its participants", async (t, s) => {
+  const c = await consultation(s);
+  const [conversation] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+    "insert into public.conversations (type, created_by) values ('direct', $1) returning id",
+    [c.patient.id],
+  );
+  await s.stack.deps.db.queryAsOwner(
+    `insert into public.conversation_participants (conversation_id, user_id) values ($1, $2), ($1, $3)`,
+    [conversation.id, c.doctor.id, c.patient.id],
+  );
+  const topic = `conversation:${conversation.id}`;
+  const rt = await startRealtime(s);
+  try {
+    await t.step("its doctor and patient join and exchange a broadcast", async () => {
+      const doctor = (await rt.client(c.doctor.token)).channel(topic, { config: { private: true } });
+      const patient = (await rt.client(c.patient.token)).channel(topic, { config: { private: true } });
+      const toPatient = broadcasts(patient, "typing");
+      await joined(doctor);
+      await joined(patient);
+      await doctor.send({ type: "broadcast", event: "typing", payload: { userId: c.doctor.id } });
+      await eventually("the typing signal", () => toPatient.length === 1);
+      assertEquals(toPatient[0].payload, { userId: c.doctor.id });
+    });
+
+    await t.step("another patient and an admin are refused with Supabase's error", async () => {
+      for (const token of [c.otherPatient.token, c.admin.token]) {
+        const channel = (await rt.client(token)).channel(topic, { config: { private: true } });
+        const { status, err } = await subscribe(channel);
+        assertEquals(status, "CHANNEL_ERROR");
+        assertEquals(err?.message, refusal(topic));
+      }
+    });
+
+    await t.step("a participant who left is refused", async () => {
+      await s.stack.deps.db.queryAsOwner(
+        "update public.conversation_participants set left_at = now() where conversation_id = $1 and user_id = $2",
+        [conversation.id, c.patient.id],
+      );
+      const channel = (await rt.client(c.patient.token)).channel(topic, { config: { private: true } });
+      const { status, err } = await subscribe(channel);
+      assertEquals(status, "CHANNEL_ERROR");
+      assertEquals(err?.message, refusal(topic));
+    });
+  } finally {
+    await rt.close();
+  }
+});
