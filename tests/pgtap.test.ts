@@ -1,8 +1,9 @@
 /**
  * The pgTAP files of supabase/tests/database/ (what `supabase test db` runs on
  * Supabase), on the PostgreSQL leg of `deno task test`: each file runs against
- * a fresh database copied from the template (bootstrap + migrations), and
- * becomes one test, `pgTAP <file> [postgres]`, with a step per TAP assertion.
+ * a fresh database copied from the template (bootstrap + migrations), after
+ * 00_test_helpers.test.sql (as `supabase test db` would have run it first in
+ * its one database), and becomes one test, `pgTAP <file> [postgres]`, with a step per TAP assertion.
  * A test fails on any `not ok` (a TODO's `not ok` is a known, reported hole:
  * its step is ignored, as TAP and pg_prove treat it), on a missing plan or a
  * plan that does not match the assertions run, and on any SQL error.
@@ -172,7 +173,12 @@ async function runWithPostgresJs(url: string, file: string): Promise<FileRun> {
   }
 }
 
-/** Runs `file` on a fresh copy of the template database, which is dropped afterwards. */
+const HELPERS_FILE = "00_test_helpers.test.sql";
+
+/**
+ * Runs `file` on a fresh copy of the template database, which is dropped
+ * afterwards; the test helpers are installed first, except for their own file.
+ */
 async function runOnFreshDatabase(file: string): Promise<FileRun> {
   if (!PG_URL || !PG_TEMPLATE) throw new Error("TEST_PG_URL is not set: run the tests with `deno task test`");
   const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -198,9 +204,13 @@ async function runOnFreshDatabase(file: string): Promise<FileRun> {
     const choice = Deno.env.get("PGTAP_CLIENT");
     const psql = choice === "postgres.js" ? undefined : findPsql();
     if (choice === "psql" && !psql) throw new Error("PGTAP_CLIENT=psql but psql was not found");
-    return psql
-      ? await runWithPsql(psql, url.toString(), file)
-      : await runWithPostgresJs(url.toString(), file);
+    const run = (path: string) =>
+      psql ? runWithPsql(psql, url.toString(), path) : runWithPostgresJs(url.toString(), path);
+    if (!file.endsWith(`/${HELPERS_FILE}`)) {
+      const helpers = await run(new URL(HELPERS_FILE, TESTS_DIR).pathname);
+      if (helpers.error) throw new Error(`${HELPERS_FILE} failed: ${helpers.error}`);
+    }
+    return await run(file);
   } finally {
     const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
     await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});

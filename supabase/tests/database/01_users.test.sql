@@ -19,54 +19,7 @@ set local client_min_messages = warning;
 
 select plan(43);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -101,7 +54,7 @@ values
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok(
   $$ select * from public.users $$,
@@ -124,7 +77,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- admin: every user, and writes them
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.users where email like '%@pgtap.test'),
@@ -137,12 +90,12 @@ select lives_ok(
   'admin: creates a user'
 );
 select is(
-  pg_temp.affected($$ update public.users set name = 'Pia Renamed'
+  tests.affected($$ update public.users set name = 'Pia Renamed'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   1, 'admin: updates another user'
 );
 select is(
-  pg_temp.affected($$ update public.users set is_active = false
+  tests.affected($$ update public.users set is_active = false
                        where id = 'ee000000-0000-4000-8000-000000000009' $$),
   1, 'admin: deactivates a user'
 );
@@ -154,7 +107,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 1, with a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.users where id = 'dd000000-0000-4000-8000-000000000001'),
@@ -169,7 +122,7 @@ select is(
   2, 'doctor with relationship: reads nobody else (no admin, no other doctor, no other patient)'
 );
 select is(
-  pg_temp.affected($$ update public.users set name = 'Pia Edited'
+  tests.affected($$ update public.users set name = 'Pia Edited'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   1, 'doctor with relationship: updates their patient''s profile'
 );
@@ -182,12 +135,12 @@ select throws_ok(
   'P0001', 'AUTH_002', 'doctor with relationship: cannot deactivate their patient'
 );
 select is(
-  pg_temp.affected($$ update public.users set role = 'admin'
+  tests.affected($$ update public.users set role = 'admin'
                        where id = 'dd000000-0000-4000-8000-000000000001' $$),
   0, 'doctor: cannot promote themselves'
 );
 select is(
-  pg_temp.affected($$ update public.users set name = 'Hijacked'
+  tests.affected($$ update public.users set name = 'Hijacked'
                        where id in ('dd000000-0000-4000-8000-000000000002',
                                     'aa000000-0000-4000-8000-000000000001') $$),
   0, 'doctor: cannot update another doctor or an admin'
@@ -205,7 +158,7 @@ select is(
 -- -----------------------------------------------------------------------------
 -- doctor 2, without a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.users where id = 'ee000000-0000-4000-8000-000000000001'),
@@ -216,7 +169,7 @@ select is(
   1, 'doctor without relationship: sees their own patient 2'
 );
 select is(
-  pg_temp.affected($$ update public.users set phone = '+5490000000097'
+  tests.affected($$ update public.users set phone = '+5490000000097'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'doctor without relationship: cannot change patient 1''s phone'
 );
@@ -228,7 +181,7 @@ select is(
 -- -----------------------------------------------------------------------------
 -- patient 1, themselves
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.users where id = 'ee000000-0000-4000-8000-000000000001'),
@@ -253,12 +206,12 @@ select is(
   0, 'patient: the directory answers no phone and no email'
 );
 select is(
-  pg_temp.affected($$ update public.users set role = 'admin'
+  tests.affected($$ update public.users set role = 'admin'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'patient: cannot promote themselves'
 );
 select is(
-  pg_temp.affected($$ update public.users set deleted_at = null, is_active = true $$),
+  tests.affected($$ update public.users set deleted_at = null, is_active = true $$),
   0, 'patient: updates no user at all'
 );
 select throws_ok(
@@ -279,14 +232,14 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- patient 2, another patient
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.users where id = 'ee000000-0000-4000-8000-000000000001'),
   0, 'other patient: does not see patient 1'
 );
 select is(
-  pg_temp.affected($$ update public.users set email = 'stolen@pgtap.test'
+  tests.affected($$ update public.users set email = 'stolen@pgtap.test'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'other patient: cannot change patient 1''s email'
 );
@@ -298,16 +251,16 @@ select is(
 -- -----------------------------------------------------------------------------
 -- A deleted or deactivated profile, and what the owner sees after the writes
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 update public.users set deleted_at = now() where id = 'ee000000-0000-4000-8000-000000000002';
 
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 select is(
   (select count(*)::int from public.users where id = 'ee000000-0000-4000-8000-000000000002'),
   0, 'deleted patient: no longer reads their own profile'
 );
 
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 select lives_ok(
   $$ select app.register_patient('Reg', 'Istered', '+5490000000094', 'registered@pgtap.test',
                                  'Calle Nueva 444', 'female', '1990-01-01', null) $$,
@@ -318,7 +271,7 @@ select is(
   1, 'doctor: reads the patient they registered'
 );
 
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 select is(
   (select name from public.users where id = 'ee000000-0000-4000-8000-000000000001'),
   'Pia Edited', 'owner: the doctor''s rightful edit is stored'

@@ -22,54 +22,7 @@ set local client_min_messages = warning;
 
 select plan(43);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -114,7 +67,7 @@ insert into public.patient_antecedents (patient_id, allergies, updated_by) value
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok(
   $$ select * from public.patients $$,
@@ -136,14 +89,14 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- admin: every patient, never their antecedents
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.patients where id::text like 'ee000000-%'),
   3, 'admin: reads every patient'
 );
 select is(
-  pg_temp.affected($$ update public.patients set address = 'Calle Admin 123'
+  tests.affected($$ update public.patients set address = 'Calle Admin 123'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   1, 'admin: updates a patient'
 );
@@ -152,7 +105,7 @@ select is(
   0, 'admin: reads no antecedents (clinical content)'
 );
 select is(
-  pg_temp.affected($$ update public.patient_antecedents set allergies = '{}' $$),
+  tests.affected($$ update public.patient_antecedents set allergies = '{}' $$),
   0, 'admin: updates no antecedents'
 );
 select throws_ok(
@@ -168,7 +121,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 1, with a relationship to patient 1 (appointment) and 3 (registered)
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.patients where id = 'ee000000-0000-4000-8000-000000000001'),
@@ -192,17 +145,17 @@ select is(
   0, 'doctor with relationship: does not read another doctor''s patient''s antecedents'
 );
 select is(
-  pg_temp.affected($$ update public.patients set address = 'Calle Doctor 456'
+  tests.affected($$ update public.patients set address = 'Calle Doctor 456'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   1, 'doctor with relationship: updates their patient'
 );
 select is(
-  pg_temp.affected($$ update public.patients set address = 'Calle Doctor 456'
+  tests.affected($$ update public.patients set address = 'Calle Doctor 456'
                        where id = 'ee000000-0000-4000-8000-000000000002' $$),
   0, 'doctor with relationship: cannot update another doctor''s patient'
 );
 select is(
-  pg_temp.affected($$ update public.patient_antecedents
+  tests.affected($$ update public.patient_antecedents
                          set medications = '{ibuprofen}', updated_by = 'dd000000-0000-4000-8000-000000000001'
                        where patient_id = 'ee000000-0000-4000-8000-000000000001' $$),
   1, 'doctor with relationship: updates their patient''s antecedents'
@@ -213,7 +166,7 @@ select throws_ok(
   '42501', null, 'doctor with relationship: cannot sign an update as another doctor'
 );
 select is(
-  pg_temp.affected($$ update public.patient_antecedents set allergies = '{}'
+  tests.affected($$ update public.patient_antecedents set allergies = '{}'
                        where patient_id = 'ee000000-0000-4000-8000-000000000002' $$),
   0, 'doctor with relationship: cannot update another doctor''s patient''s antecedents'
 );
@@ -249,12 +202,12 @@ select throws_ok(
 -- doctor 2, without a relationship to patient 1 (nor 3)
 -- -----------------------------------------------------------------------------
 -- (undo whatever the known hole above let through, so the matrix below holds)
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 update public.patients set created_by = 'aa000000-0000-4000-8000-000000000001'
  where id = 'ee000000-0000-4000-8000-000000000001';
 update public.patients set created_by = 'dd000000-0000-4000-8000-000000000001'
  where id = 'ee000000-0000-4000-8000-000000000003';
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.patients
@@ -267,12 +220,12 @@ select is(
   0, 'doctor without relationship: does not read their antecedents'
 );
 select is(
-  pg_temp.affected($$ update public.patients set address = 'Calle Intruso 999'
+  tests.affected($$ update public.patients set address = 'Calle Intruso 999'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'doctor without relationship: cannot update patient 1'
 );
 select is(
-  pg_temp.affected($$ update public.patient_antecedents
+  tests.affected($$ update public.patient_antecedents
                          set allergies = '{}', updated_by = 'dd000000-0000-4000-8000-000000000002'
                        where patient_id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'doctor without relationship: cannot update patient 1''s antecedents'
@@ -295,7 +248,7 @@ select is(
 -- -----------------------------------------------------------------------------
 -- patient 1, themselves
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.patients where id::text like 'ee000000-%'),
@@ -306,11 +259,11 @@ select is(
   1, 'patient: reads only their own antecedents'
 );
 select is(
-  pg_temp.affected($$ update public.patients set address = 'Otra calle 123' $$),
+  tests.affected($$ update public.patients set address = 'Otra calle 123' $$),
   0, 'patient: updates no patient record (not even their own)'
 );
 select is(
-  pg_temp.affected($$ update public.patient_antecedents set allergies = '{}' $$),
+  tests.affected($$ update public.patient_antecedents set allergies = '{}' $$),
   0, 'patient: cannot edit their antecedents (doctors record them)'
 );
 select throws_ok(
@@ -322,7 +275,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- patient 2, another patient
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.patients where id = 'ee000000-0000-4000-8000-000000000001'),
@@ -334,7 +287,7 @@ select is(
   0, 'other patient: does not read patient 1''s antecedents'
 );
 select is(
-  pg_temp.affected($$ update public.patients set address = 'Calle Ajena 777'
+  tests.affected($$ update public.patients set address = 'Calle Ajena 777'
                        where id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'other patient: cannot update patient 1'
 );
@@ -342,7 +295,7 @@ select is(
 -- -----------------------------------------------------------------------------
 -- owner: the rightful writes are stored, the attacks left nothing
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select is(
   (select medications from public.patient_antecedents where patient_id = 'ee000000-0000-4000-8000-000000000001'),

@@ -21,54 +21,7 @@ set local client_min_messages = warning;
 
 select plan(37);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -120,7 +73,7 @@ alter table public.appointments enable trigger appointments_check;
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok(
   $$ select * from public.appointments $$,
@@ -145,7 +98,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- admin: every appointment
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.appointments where id::text like 'a1000000-%'),
@@ -168,7 +121,7 @@ select throws_ok(
   '42501', null, 'admin: cannot book in someone else''s name (created_by)'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set reason = 'Control anual'
+  tests.affected($$ update public.appointments set reason = 'Control anual'
                        where id = 'a1000000-0000-4000-8000-000000000002' $$),
   1, 'admin: changes any appointment'
 );
@@ -180,7 +133,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 1, with a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select set_eq(
   $$ select id from public.appointments where id::text like 'a1000000-%' $$,
@@ -188,7 +141,7 @@ select set_eq(
   'doctor with relationship: reads exactly their own schedule (upcoming and completed)'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set status = 'CONFIRMED'
+  tests.affected($$ update public.appointments set status = 'CONFIRMED'
                        where id = 'a1000000-0000-4000-8000-000000000001' $$),
   1, 'doctor with relationship: confirms their appointment'
 );
@@ -217,7 +170,7 @@ select throws_ok(
   '42501', null, 'doctor: cannot book someone who is not their patient (would gain access to them)'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set status = 'CANCELLED'
+  tests.affected($$ update public.appointments set status = 'CANCELLED'
                        where id = 'a1000000-0000-4000-8000-000000000002' $$),
   0, 'doctor: cannot change another doctor''s appointment'
 );
@@ -234,7 +187,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 2, without a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.appointments where patient_id = 'ee000000-0000-4000-8000-000000000001'),
@@ -245,7 +198,7 @@ select is(
   0, 'doctor without relationship: does not read another doctor''s schedule'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set status = 'CANCELLED'
+  tests.affected($$ update public.appointments set status = 'CANCELLED'
                        where patient_id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'doctor without relationship: cannot cancel patient 1''s appointments'
 );
@@ -263,7 +216,7 @@ select lives_ok(
 -- -----------------------------------------------------------------------------
 -- patient 1, themselves
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.appointments where id::text like 'a1000000-%'),
@@ -296,7 +249,7 @@ select throws_ok(
   'P0001', 'APP_002', 'patient: cannot book an appointment already confirmed'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set reason = 'Control y análisis'
+  tests.affected($$ update public.appointments set reason = 'Control y análisis'
                        where id = 'a1000000-0000-4000-8000-000000000001' $$),
   1, 'patient: changes their own appointment'
 );
@@ -310,12 +263,12 @@ select throws_ok(
   'P0001', 'VAL_001', 'patient: cannot hand their appointment to another patient (refused by the trigger)'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set status = 'CANCELLED'
+  tests.affected($$ update public.appointments set status = 'CANCELLED'
                        where id = 'a1000000-0000-4000-8000-000000000002' $$),
   0, 'patient: cannot cancel another patient''s appointment'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set status = 'CANCELLED'
+  tests.affected($$ update public.appointments set status = 'CANCELLED'
                        where id = 'a1000000-0000-4000-8000-000000000001' $$),
   1, 'patient: cancels their own upcoming appointment'
 );
@@ -323,14 +276,14 @@ select is(
 -- -----------------------------------------------------------------------------
 -- patient 2, another patient
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.appointments where patient_id = 'ee000000-0000-4000-8000-000000000001'),
   0, 'other patient: sees none of patient 1''s appointments'
 );
 select is(
-  pg_temp.affected($$ update public.appointments set reason = 'Hijacked'
+  tests.affected($$ update public.appointments set reason = 'Hijacked'
                        where patient_id = 'ee000000-0000-4000-8000-000000000001' $$),
   0, 'other patient: cannot change patient 1''s appointments'
 );
@@ -342,7 +295,7 @@ select is(
 -- -----------------------------------------------------------------------------
 -- owner: the rightful writes are stored, the attacks left nothing
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select results_eq(
   $$ select status::text, reason from public.appointments where id = 'a1000000-0000-4000-8000-000000000001' $$,

@@ -22,54 +22,7 @@ set local client_min_messages = warning;
 
 select plan(58);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -161,7 +114,7 @@ values
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok($$ select * from public.clinic_histories $$, '42501', null,
   'anon: reading clinic histories is refused');
@@ -183,7 +136,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- admin: never clinical content
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select is((select count(*)::int from public.clinic_histories), 0,
   'admin: reads no clinic history');
@@ -215,14 +168,14 @@ select throws_ok(
   'P0001', 'AUTH_002', 'admin: app.create_clinic_history refuses an admin'
 );
 select is(
-  pg_temp.affected($$ update public.clinic_histories set treatment = 'Changed by an admin' $$),
+  tests.affected($$ update public.clinic_histories set treatment = 'Changed by an admin' $$),
   0, 'admin: changes no clinic history'
 );
 
 -- -----------------------------------------------------------------------------
 -- doctor 1, with a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select set_eq($$ select id from public.clinic_histories $$,
   $$ values ('c1000000-0000-4000-8000-000000000001'::uuid) $$,
@@ -276,7 +229,7 @@ select throws_ok(
   '42501', null, 'doctor: cannot write the clinic history of another doctor''s appointment'
 );
 select is(
-  pg_temp.affected($$ update public.clinic_histories set treatment = 'Rewritten afterwards' $$),
+  tests.affected($$ update public.clinic_histories set treatment = 'Rewritten afterwards' $$),
   0, 'doctor: cannot rewrite a clinic history, not even their own'
 );
 select throws_ok(
@@ -291,7 +244,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 2, without a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select is((select count(*)::int from public.clinic_histories where patient_id = 'ee000000-0000-4000-8000-000000000001'),
   0, 'doctor without relationship: reads none of patient 1''s clinic histories');
@@ -332,7 +285,7 @@ select set_eq($$ select id from public.clinic_histories $$,
 -- -----------------------------------------------------------------------------
 -- patient 1, themselves
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 
 select is((select count(*)::int from public.clinic_histories), 2,
   'patient: reads their own clinic histories (both), nobody else''s');
@@ -360,14 +313,14 @@ select throws_ok(
   '42501', null, 'patient: cannot add a diagnostic to their clinic history'
 );
 select is(
-  pg_temp.affected($$ update public.clinic_histories set treatment = 'Changed by the patient' $$),
+  tests.affected($$ update public.clinic_histories set treatment = 'Changed by the patient' $$),
   0, 'patient: cannot change their clinic histories'
 );
 
 -- -----------------------------------------------------------------------------
 -- patient 2, another patient
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 
 select is((select count(*)::int from public.clinic_histories where patient_id = 'ee000000-0000-4000-8000-000000000001'),
   0, 'other patient: reads none of patient 1''s clinic histories');
@@ -387,7 +340,7 @@ select set_eq($$ select id from public.clinic_histories $$,
 -- -----------------------------------------------------------------------------
 -- owner: the rightful writes are stored, the attacks left nothing
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select is(
   (select count(*)::int from public.clinic_histories where id::text like 'c1000000-%' or appointment_id::text

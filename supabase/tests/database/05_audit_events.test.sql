@@ -21,54 +21,7 @@ set local client_min_messages = warning;
 
 select plan(20);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -112,7 +65,7 @@ insert into public.audit_events (id, actor_id, actor_role, action, resource_type
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok(
   $$ select * from public.audit_events $$,
@@ -131,7 +84,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- admin: reads the log, cannot change it
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.audit_events
@@ -155,7 +108,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 1, with a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.audit_events),
@@ -179,7 +132,7 @@ select lives_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 2, without a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.audit_events where resource_id = 'ee000000-0000-4000-8000-000000000001'),
@@ -193,7 +146,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- patient 1, themselves
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 
 select is(
   (select count(*)::int from public.audit_events),
@@ -208,7 +161,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- patient 2, another patient
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 
 select is(
   (select count(*)::int from public.audit_events where resource_id = 'ee000000-0000-4000-8000-000000000001'),
@@ -222,7 +175,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- owner: app.audit recorded the caller, nothing else changed
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select results_eq(
   $$ select actor_id, actor_role::text, action, resource_type from public.audit_events
@@ -241,12 +194,12 @@ select is(
 -- the API roles (Supabase's default privileges grant it). Last, because it
 -- would empty the log if it were open.
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 select throws_ok(
   $$ truncate public.audit_events $$,
   '42501', null, 'patient: cannot empty the audit log with TRUNCATE'
 );
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select * from finish();
 rollback;

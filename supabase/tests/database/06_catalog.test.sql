@@ -23,54 +23,7 @@ set local client_min_messages = warning;
 
 select plan(44);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -110,7 +63,7 @@ insert into public.doctor_weekly_hours (id, doctor_id, weekday, start_time, end_
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok($$ select * from public.specialties $$, '42501', null,
   'anon: reading specialties is refused');
@@ -130,7 +83,7 @@ select throws_ok($$ select * from public.clinic_settings $$, '42501', null,
 -- -----------------------------------------------------------------------------
 -- admin: manages the catalog
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select is((select count(*)::int from public.specialties where id = '5e000000-0000-4000-8000-000000000001'), 1,
   'admin: reads specialties');
@@ -138,11 +91,11 @@ select lives_ok(
   $$ insert into public.specialties (id, name) values ('5e000000-0000-4000-8000-000000000002', 'pgTAP dermatology') $$,
   'admin: adds a specialty');
 select is(
-  pg_temp.affected($$ update public.specialties set description = 'Piel'
+  tests.affected($$ update public.specialties set description = 'Piel'
                        where id = '5e000000-0000-4000-8000-000000000002' $$),
   1, 'admin: edits a specialty');
 select is(
-  pg_temp.affected($$ delete from public.specialties where id = '5e000000-0000-4000-8000-000000000002' $$),
+  tests.affected($$ delete from public.specialties where id = '5e000000-0000-4000-8000-000000000002' $$),
   0, 'admin: deletes no specialty (no delete policy)');
 select is((select count(*)::int from public.doctor_weekly_hours where id::text like 'bb000000-%'), 2,
   'admin: reads every doctor''s hours');
@@ -151,27 +104,27 @@ select lives_ok(
      values ('bb000000-0000-4000-8000-000000000003', 'dd000000-0000-4000-8000-000000000001', 3, '09:00', '12:00') $$,
   'admin: adds hours for a doctor');
 select is(
-  pg_temp.affected($$ update public.doctor_weekly_hours set end_time = '13:00'
+  tests.affected($$ update public.doctor_weekly_hours set end_time = '13:00'
                        where id = 'bb000000-0000-4000-8000-000000000002' $$),
   1, 'admin: changes a doctor''s hours');
 select is(
-  pg_temp.affected($$ delete from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000003' $$),
+  tests.affected($$ delete from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000003' $$),
   1, 'admin: removes a doctor''s hours');
 select is(
-  pg_temp.affected($$ update public.clinic_settings set time_zone = 'America/Argentina/Cordoba' $$),
+  tests.affected($$ update public.clinic_settings set time_zone = 'America/Argentina/Cordoba' $$),
   1, 'admin: changes the clinic settings');
 
 -- -----------------------------------------------------------------------------
 -- doctor 1: their own hours
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select is((select count(*)::int from public.specialties where id::text like '5e000000-%'), 2,
   'doctor: reads specialties');
 select throws_ok($$ insert into public.specialties (name) values ('Doctor specialty') $$, '42501', null,
   'doctor: adding a specialty is refused');
 select is(
-  pg_temp.affected($$ update public.specialties set name = 'Renamed by a doctor' $$),
+  tests.affected($$ update public.specialties set name = 'Renamed by a doctor' $$),
   0, 'doctor: edits no specialty');
 select is((select count(*)::int from public.doctor_weekly_hours where id::text like 'bb000000-%'), 2,
   'doctor: reads every doctor''s hours (the booking form needs them)');
@@ -180,7 +133,7 @@ select lives_ok(
      values ('bb000000-0000-4000-8000-000000000004', 'dd000000-0000-4000-8000-000000000001', 4, '14:00', '18:00') $$,
   'doctor: adds their own hours');
 select is(
-  pg_temp.affected($$ update public.doctor_weekly_hours set start_time = '15:00'
+  tests.affected($$ update public.doctor_weekly_hours set start_time = '15:00'
                        where id = 'bb000000-0000-4000-8000-000000000004' $$),
   1, 'doctor: changes their own hours');
 select throws_ok(
@@ -192,11 +145,11 @@ select throws_ok(
       where id = 'bb000000-0000-4000-8000-000000000004' $$,
   '42501', null, 'doctor: cannot hand their hours to another doctor');
 select is(
-  pg_temp.affected($$ update public.doctor_weekly_hours set end_time = '09:30'
+  tests.affected($$ update public.doctor_weekly_hours set end_time = '09:30'
                        where id = 'bb000000-0000-4000-8000-000000000002' $$),
   0, 'doctor: cannot change another doctor''s hours');
 select is(
-  pg_temp.affected($$ delete from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000002' $$),
+  tests.affected($$ delete from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000002' $$),
   0, 'doctor: cannot remove another doctor''s hours');
 select throws_ok(
   $$ insert into public.doctor_availability_exceptions (doctor_id, kind, starts_at, ends_at)
@@ -204,29 +157,29 @@ select throws_ok(
              now() + interval '2 days') $$,
   '42501', null, 'doctor: cannot take a day off for another doctor');
 select is(
-  pg_temp.affected($$ delete from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000004' $$),
+  tests.affected($$ delete from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000004' $$),
   1, 'doctor: removes their own hours');
 
 -- -----------------------------------------------------------------------------
 -- doctor 2, on doctor 1's hours
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select is((select count(*)::int from public.doctor_weekly_hours where id = 'bb000000-0000-4000-8000-000000000001'),
   1, 'other doctor: reads doctor 1''s hours');
 select is(
-  pg_temp.affected($$ update public.doctor_weekly_hours set start_time = '11:00'
+  tests.affected($$ update public.doctor_weekly_hours set start_time = '11:00'
                        where doctor_id = 'dd000000-0000-4000-8000-000000000001' $$),
   0, 'other doctor: cannot change doctor 1''s hours');
 select is(
-  pg_temp.affected($$ delete from public.doctor_weekly_hours
+  tests.affected($$ delete from public.doctor_weekly_hours
                        where doctor_id = 'dd000000-0000-4000-8000-000000000001' $$),
   0, 'other doctor: cannot remove doctor 1''s hours');
 
 -- -----------------------------------------------------------------------------
 -- patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000001');
 
 select is((select count(*)::int from public.specialties where id::text like '5e000000-%'), 2,
   'patient: reads specialties');
@@ -237,7 +190,7 @@ select is((select count(*)::int from public.clinic_settings), 1,
 select throws_ok($$ insert into public.specialties (name) values ('Patient specialty') $$, '42501', null,
   'patient: adding a specialty is refused');
 select is(
-  pg_temp.affected($$ update public.specialties set description = 'Changed by a patient' $$),
+  tests.affected($$ update public.specialties set description = 'Changed by a patient' $$),
   0, 'patient: edits no specialty');
 select throws_ok(
   $$ insert into public.doctor_weekly_hours (doctor_id, weekday, start_time, end_time)
@@ -250,28 +203,28 @@ select throws_ok(
      values ('ee000000-0000-4000-8000-000000000001', 6, '09:00', '12:00') $$,
   'P0001', 'RES_001', 'patient: cannot publish hours of their own (refused by the trigger)');
 select is(
-  pg_temp.affected($$ update public.doctor_weekly_hours set start_time = '11:00' $$),
+  tests.affected($$ update public.doctor_weekly_hours set start_time = '11:00' $$),
   0, 'patient: changes no hours');
 select is(
-  pg_temp.affected($$ update public.clinic_settings set time_zone = 'UTC' $$),
+  tests.affected($$ update public.clinic_settings set time_zone = 'UTC' $$),
   0, 'patient: cannot change the clinic settings');
 
 -- -----------------------------------------------------------------------------
 -- patient 2
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('ee000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('ee000000-0000-4000-8000-000000000002');
 
 select is(
-  pg_temp.affected($$ delete from public.doctor_weekly_hours $$),
+  tests.affected($$ delete from public.doctor_weekly_hours $$),
   0, 'other patient: removes no hours');
 select is(
-  pg_temp.affected($$ delete from public.specialties $$),
+  tests.affected($$ delete from public.specialties $$),
   0, 'other patient: removes no specialty');
 
 -- -----------------------------------------------------------------------------
 -- owner: the rightful writes are stored, the attacks left nothing
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select results_eq(
   $$ select id, doctor_id, weekday::int, start_time, end_time from public.doctor_weekly_hours

@@ -24,54 +24,7 @@ set local client_min_messages = warning;
 
 select plan(34);
 
--- -----------------------------------------------------------------------------
--- Helpers (basejump's tests.authenticate_as, kept in pg_temp so that nothing
--- outlives the transaction). authenticate_as sets the claims a verified JWT
--- of that user carries, then drops to `authenticated`, as
--- private.start_request does for a request.
--- -----------------------------------------------------------------------------
-create function pg_temp.authenticate_as(p_user uuid) returns void
-language plpgsql as $$
-declare
-  v_role text;
-begin
-  perform set_config('role', 'none', true);
-  select u.role::text into strict v_role from public.users u where u.id = p_user;
-  perform set_config('request.jwt.claims', json_build_object(
-    'sub', p_user, 'jti', gen_random_uuid(), 'role', 'authenticated', 'user_role', v_role
-  )::text, true);
-  perform set_config('role', 'authenticated', true);
-end
-$$;
-
-create function pg_temp.authenticate_as_anon() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '{"role":"anon"}', true);
-  perform set_config('role', 'anon', true);
-end
-$$;
-
-create function pg_temp.clear_authentication() returns void
-language plpgsql as $$
-begin
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$$;
-
--- The number of rows a statement changed, as the current role.
-create function pg_temp.affected(p_statement text) returns integer
-language plpgsql as $$
-declare
-  v_rows integer;
-begin
-  execute p_statement;
-  get diagnostics v_rows = row_count;
-  return v_rows;
-end
-$$;
+-- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -141,7 +94,7 @@ $$;
 -- -----------------------------------------------------------------------------
 -- anon: refused everywhere
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as_anon();
+select tests.authenticate_as_anon();
 
 select throws_ok($$ select * from private.sessions $$, '42501', null, 'anon: private.sessions is refused');
 select throws_ok($$ select * from private.credentials $$, '42501', null, 'anon: private.credentials is refused');
@@ -158,7 +111,7 @@ select throws_ok($$ select app.end_current_session() $$, '42501', null, 'anon: a
 -- -----------------------------------------------------------------------------
 -- admin: refused too (the doors in app.* are theirs)
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('aa000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('aa000000-0000-4000-8000-000000000001');
 
 select throws_ok($$ select * from private.sessions $$, '42501', null, 'admin: private.sessions is refused');
 select throws_ok($$ select * from private.credentials $$, '42501', null, 'admin: private.credentials is refused');
@@ -181,7 +134,7 @@ select lives_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 1, with a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000001');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 
 select throws_ok($$ select password_hash from private.credentials $$, '42501', null,
   'doctor with relationship: their patient''s password hash is refused');
@@ -201,7 +154,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- doctor 2, without a relationship to patient 1
 -- -----------------------------------------------------------------------------
-select pg_temp.authenticate_as('dd000000-0000-4000-8000-000000000002');
+select tests.authenticate_as('dd000000-0000-4000-8000-000000000002');
 
 select throws_ok($$ select * from private.sessions $$, '42501', null,
   'doctor without relationship: private.sessions is refused');
@@ -215,7 +168,7 @@ select throws_ok(
 -- -----------------------------------------------------------------------------
 -- patient 1, themselves: the request door, then logout
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 select private.start_request(pg_temp.claims('ee000000-0000-4000-8000-000000000001',
                                             '5e551000-0000-4000-8000-000000000001')::jsonb);
 
@@ -232,7 +185,7 @@ select throws_ok(
   '42501', null, 'patient: cannot call private.start_request again to become someone else');
 select is(app.end_current_session(), true, 'patient: logs out (ends their current session)');
 
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 select throws_ok(
   $$ select private.start_request(pg_temp.claims('ee000000-0000-4000-8000-000000000001',
                                                  '5e551000-0000-4000-8000-000000000001')::jsonb) $$,
@@ -263,13 +216,13 @@ select throws_ok($$ select * from private.rate_limit_hits $$, '42501', null,
 -- -----------------------------------------------------------------------------
 -- service_role (the privileged path) reads it; the owner checks the doors
 -- -----------------------------------------------------------------------------
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 set local role service_role;
 select is(
   (select count(*)::int from private.sessions where jti::text like '5e551000-%'),
   5, 'service_role: reads private.sessions'
 );
-select pg_temp.clear_authentication();
+select tests.clear_authentication();
 
 select results_eq(
   $$ select jti, revoked_reason from private.sessions where jti::text like '5e551000-%' order by jti $$,
