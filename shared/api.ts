@@ -10,6 +10,7 @@ import { appointmentsRouter } from "./modules/appointments/appointments.index.ts
 import { auditRouter } from "./modules/audit/audit.index.ts";
 import { authRouter } from "./modules/auth/auth.index.ts";
 import { clinicHistoriesRouter } from "./modules/clinic-histories/clinic-histories.index.ts";
+import { consultationsRouter } from "./modules/consultations/consultations.index.ts";
 import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
 import { API_VERSION } from "./modules/health/health.handlers.ts";
 import { healthRouter } from "./modules/health/health.index.ts";
@@ -33,6 +34,7 @@ export function createApiApp(deps: Deps) {
     appointmentsRouter,
     doctorsRouter,
     clinicHistoriesRouter,
+    consultationsRouter,
     auditRouter,
   ];
   for (const router of routers) {

@@ -26,6 +26,10 @@ const ConfigSchema = z.object({
   TWILIO_WHATSAPP_FROM: z.string().min(1).optional(),
   SUPABASE_URL: z.url({ protocol: /^https?$/, error: "must be the project's http(s) URL" }).optional(),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
+  LIVEKIT_URL: z.url({ protocol: /^(wss?|https?)$/, error: "must be the LiveKit server's ws(s) URL" })
+    .optional(),
+  LIVEKIT_API_KEY: z.string().min(1).optional(),
+  LIVEKIT_API_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
 }).superRefine((env, ctx) => {
   if (env.WHATSAPP_SENDER === "twilio") {
     for (const key of ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const) {
@@ -51,6 +55,8 @@ export interface Config {
     | { sender: "twilio"; accountSid: string; authToken: string; from: string };
   /** The Supabase project's URL and service_role key (Storage); unset, Storage refuses when used. */
   supabase: { url?: string; serviceRoleKey?: string };
+  /** LiveKit (video): where clients connect and the key that signs their tokens; unset, tokens are refused. */
+  livekit: { url?: string; apiKey?: string; apiSecret?: string };
 }
 
 export class ConfigError extends Error {
@@ -83,5 +89,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       from: e.TWILIO_WHATSAPP_FROM!,
     },
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
+    livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
   };
 }

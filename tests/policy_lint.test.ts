@@ -44,6 +44,12 @@ const POLICY_COLUMNS: [table: string, column: string][] = [
   ["public.doctor_availability_exceptions", "doctor_id"],
   ["public.patients", "id"],
   ["public.patients", "created_by"],
+  ["public.consultations", "doctor_id"],
+  ["public.consultations", "patient_id"],
+  ["public.consultation_messages", "consultation_id"],
+  ["public.consultation_messages", "sender_id"],
+  ["public.consultation_files", "consultation_id"],
+  ["public.consultation_files", "uploaded_by"],
 ];
 
 interface Policy {

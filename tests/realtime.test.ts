@@ -526,11 +526,9 @@ testBothDrivers(
       await t.step(
         "a row change that sends in a committed transaction is delivered exactly once",
         async () => {
+          // The AFTER trigger of 20261123000400_live_consultations.sql sends consultation.closed.
           await db.execScript(`begin;
-        update public.consultations set status = 'closed', closed_at = now() where id = '${c.id}';
-        select realtime.send(jsonb_build_object('consultationId', id, 'closedAt', closed_at),
-                             'consultation.closed', 'consultation:' || id, true)
-          from public.consultations where id = '${c.id}';
+        update public.consultations set status = 'closed' where id = '${c.id}';
         commit;`);
           await eventually("both members to get it", () => toDoctor.length === 1 && toPatient.length === 1);
           await pause(300);
@@ -547,7 +545,8 @@ testBothDrivers(
 
       await t.step("in a rolled-back transaction it is never delivered", async () => {
         await db.execScript(`begin;
-        update public.consultations set status = 'in_progress' where id = '${c.id}';
+        update public.appointments set reason = 'Un cambio que se deshace'
+         where id = (select appointment_id from public.consultations where id = '${c.id}');
         ${send('{"step":"rolled back"}', "consultation.updated")}
         rollback;`);
         await db.execScript(`begin; ${send('{"step":"marker"}', "marker")} commit;`);

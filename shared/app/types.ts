@@ -4,6 +4,7 @@ import type { Database } from "../db/database.ts";
 import type { AccessClaims } from "../auth/jwt.ts";
 import type { WhatsAppSender } from "../adapters/whatsapp/sender.ts";
 import type { StorageAdapter } from "../adapters/storage/storage.ts";
+import type { VideoAdapter } from "../adapters/livekit/livekit.ts";
 import type { RateLimits } from "../auth/rate-limits.ts";
 import type { Logger } from "./logger.ts";
 import type { RequestDatabase } from "./request-database.ts";
@@ -15,6 +16,8 @@ export interface Deps {
   whatsapp: WhatsAppSender;
   /** Supabase Storage (files), acting with the service_role key. */
   storage: StorageAdapter;
+  /** LiveKit access tokens, signed locally. */
+  video: VideoAdapter;
   logger: Logger;
   rateLimits: RateLimits;
 }

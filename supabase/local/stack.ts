@@ -49,6 +49,12 @@ export interface Stack {
 export async function createStack(options: StackOptions): Promise<Stack> {
   const env = { ...(options.env ?? Deno.env.toObject()) };
   if (!env.JWT_SECRET) env.JWT_SECRET = (await loadOrCreateSecrets(options.dataDir)).jwtSecret;
+  // LiveKit's development values (the `livekit-server --dev` address and key); never contacted here.
+  env.LIVEKIT_URL ??= "ws://127.0.0.1:7880";
+  env.LIVEKIT_API_KEY ??= "devkey";
+  if (!env.LIVEKIT_API_SECRET) {
+    env.LIVEKIT_API_SECRET = (await loadOrCreateSecrets(options.dataDir)).livekitApiSecret;
+  }
   env.WHATSAPP_SENDER ??= "console";
   if (!env.DATABASE_URL && !env.SUPABASE_DB_URL && !options.inMemory) {
     env.PGLITE_DATA_DIR ??= `${options.dataDir}/pgdata`;

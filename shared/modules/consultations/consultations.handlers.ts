@@ -1,0 +1,325 @@
+import type { Context } from "hono";
+import { VideoAdapterError } from "../../adapters/livekit/livekit.ts";
+import { StorageAdapterError } from "../../adapters/storage/storage.ts";
+import { decodeCursor, paginate } from "../../app/cursor.ts";
+import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import { ApiError, forbidden, notFound } from "../../app/problem.ts";
+import { requireRole } from "../../app/roles.ts";
+import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
+import type { Queryable } from "../../db/database.ts";
+import {
+  ADMIN_PAGE_QUERY,
+  asMessage,
+  BUCKET,
+  CONSULTATION_NOT_FOUND,
+  type ConsultationRow,
+  type FileRow,
+  memberPageQuery,
+  MESSAGE_SELECT,
+  type MessageRow,
+  objectKey,
+  readConsultation,
+  toConsultation,
+} from "./consultations.queries.ts";
+import type {
+  ConfirmFileRoute,
+  DownloadFileRoute,
+  GetOneRoute,
+  JoinRoute,
+  ListMessagesRoute,
+  ListRoute,
+  MarkDeliveredRoute,
+  OpenRoute,
+  PrepareFileRoute,
+  SendMessageRoute,
+  TransitionRoute,
+  VideoTokenRoute,
+} from "./consultations.routes.ts";
+
+/** LiveKit tokens are short-lived: enough to join, not to keep. */
+const VIDEO_TOKEN_TTL_SECONDS = 10 * 60;
+const DOWNLOAD_URL_TTL_SECONDS = 5 * 60;
+const MESSAGE_NOT_FOUND = "Mensaje no encontrado";
+const FILE_NOT_FOUND = "Archivo no encontrado";
+
+const isAdmin = (c: Context<AppBindings>) => c.var.caller.user_role === "admin";
+
+const closed = () => new ApiError("CON_001", "La consulta está cerrada");
+
+/** Storage or video failed: 503 SRV_002, logged without the caller's data. */
+async function outside<T>(c: Context<AppBindings>, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof StorageAdapterError || error instanceof VideoAdapterError) {
+      c.var.log.error(`${what} failed`, { error: error.message });
+      throw new ApiError("SRV_002", "El servicio no está disponible, vuelve a intentarlo", {
+        headers: { "Retry-After": "5" },
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** The consultation's status if the caller takes part in it (RLS), or 404. */
+async function memberStatus(tx: Queryable, id: string) {
+  const [row] = await tx.query<Pick<ConsultationRow, "status" | "doctor_id" | "room_name">>(
+    "select c.status, c.doctor_id, c.room_name from public.consultations c where c.id = $1",
+    [id],
+  );
+  if (!row) throw notFound(CONSULTATION_NOT_FOUND);
+  return row;
+}
+
+// ---------------------------------------------------------------------------
+// Lifecycle
+// ---------------------------------------------------------------------------
+
+export const open: AppRouteHandler<OpenRoute> = async (c) => {
+  requireRole(c, "doctor", "admin");
+  const { appointmentId } = c.req.valid("json");
+  const { row, created } = await c.var.db.transaction(async (tx) => {
+    const [opened] = await tx.query<{ id: string; created: boolean }>(
+      "select id, created from app.open_consultation($1)",
+      [appointmentId],
+    );
+    return { row: await readConsultation(tx, opened.id, isAdmin(c)), created: opened.created };
+  });
+  return created
+    ? c.json(envelope(toConsultation(row), "Consulta abierta"), 201)
+    : c.json(envelope(toConsultation(row)), 200);
+};
+
+export const list: AppRouteHandler<ListRoute> = async (c) => {
+  const { limit, cursor } = c.req.valid("query");
+  const after = decodeCursor(cursor);
+  const role = c.var.caller.user_role;
+  const sql = role === "admin"
+    ? ADMIN_PAGE_QUERY
+    : memberPageQuery(role === "doctor" ? "doctor_id" : "patient_id");
+  const rows = await c.var.db.query<ConsultationRow>(sql, [
+    after?.createdAt ?? null,
+    after?.id ?? null,
+    limit + 1,
+  ]);
+  const { page, nextCursor } = paginate(rows, limit, toConsultation);
+  return c.json(pagedEnvelope(page, nextCursor), 200);
+};
+
+export const getOne: AppRouteHandler<GetOneRoute> = async (c) => {
+  const { id } = c.req.valid("param");
+  const row = await c.var.db.transaction((tx) => readConsultation(tx, id, isAdmin(c)));
+  return c.json(envelope(toConsultation(row)), 200);
+};
+
+function transition(fn: string, message: string, ...roles: Array<"doctor" | "patient" | "admin">) {
+  const handler: AppRouteHandler<TransitionRoute> = async (c) => {
+    requireRole(c, ...roles);
+    const { id } = c.req.valid("param");
+    const row = await c.var.db.transaction(async (tx) => {
+      await tx.query(`select app.${fn}($1)`, [id]);
+      return await readConsultation(tx, id, isAdmin(c));
+    });
+    return c.json(envelope(toConsultation(row), message), 200);
+  };
+  return handler;
+}
+
+export const checkIn = transition("check_in_consultation", "En la sala de espera", "patient");
+export const start = transition("start_consultation", "Consulta iniciada", "doctor");
+export const close = transition("close_consultation", "Consulta cerrada", "doctor", "admin");
+
+export const join: AppRouteHandler<JoinRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id } = c.req.valid("param");
+  const row = await c.var.db.transaction((tx) => memberStatus(tx, id));
+  return c.json(
+    envelope({ ok: true as const, serverTime: new Date().toISOString(), consultationStatus: row.status }),
+    200,
+  );
+};
+
+export const videoToken: AppRouteHandler<VideoTokenRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id } = c.req.valid("param");
+  const row = await c.var.db.transaction((tx) => memberStatus(tx, id));
+  if (row.status === "closed") throw closed();
+  if (row.status !== "in_progress" || !row.room_name) {
+    throw new ApiError("CON_002", "La consulta todavía no empezó: el token se emite cuando está en curso");
+  }
+  const { sub } = c.var.caller;
+  const roomName = row.room_name;
+  const { token, url } = await outside(c, "video token", () =>
+    c.var.deps.video.issueToken({
+      roomName,
+      identity: sub,
+      role: row.doctor_id === sub ? "doctor" : "patient",
+      ttlSeconds: VIDEO_TOKEN_TTL_SECONDS,
+    }));
+  return c.json(envelope({ token, roomName, livekitUrl: url }), 200);
+};
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id } = c.req.valid("param");
+  const { text, clientMsgId } = c.req.valid("json");
+  const { message, created } = await c.var.db.transaction(async (tx) => {
+    const { status } = await memberStatus(tx, id);
+    if (status === "closed") throw closed();
+    const inserted = await tx.query<{ id: string }>(
+      `insert into public.consultation_messages (consultation_id, sender_id, kind, body, client_msg_id)
+       values ($1, auth.uid(), 'text', $2, $3)
+       on conflict (consultation_id, sender_id, client_msg_id) do nothing
+       returning id`,
+      [id, text, clientMsgId ?? null],
+    );
+    const [row] = inserted.length
+      ? await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.id = $1`, [inserted[0].id])
+      : await tx.query<MessageRow>(
+        `${MESSAGE_SELECT} where m.consultation_id = $1 and m.sender_id = auth.uid() and m.client_msg_id = $2`,
+        [id, clientMsgId],
+      );
+    return { message: asMessage(row), created: inserted.length > 0 };
+  });
+  const ack = { ok: true as const, clientMsgId: clientMsgId ?? null, message };
+  return created ? c.json(envelope(ack, "Mensaje enviado"), 201) : c.json(envelope(ack), 200);
+};
+
+export const listMessages: AppRouteHandler<ListMessagesRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id } = c.req.valid("param");
+  const { limit, cursor } = c.req.valid("query");
+  const after = decodeCursor(cursor);
+  const result = await c.var.db.transaction(async (tx) => {
+    await memberStatus(tx, id);
+    const rows = await tx.query<MessageRow>(
+      `${MESSAGE_SELECT}
+        where m.consultation_id = $1
+          and ($2::text is null or (m.created_at, m.id) > ($2::text::timestamptz, $3::uuid))
+        order by m.created_at, m.id
+        limit $4`,
+      [id, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+    );
+    return paginate(rows, limit, asMessage);
+  });
+  return c.json(envelope({ items: result.page, pageInfo: { nextCursor: result.nextCursor } }), 200);
+};
+
+export const markDelivered: AppRouteHandler<MarkDeliveredRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id, messageId } = c.req.valid("param");
+  const message = await c.var.db.transaction(async (tx) => {
+    const [found] = await tx.query<MessageRow>(
+      `${MESSAGE_SELECT} where m.id = $1 and m.consultation_id = $2`,
+      [messageId, id],
+    );
+    if (!found) throw notFound(MESSAGE_NOT_FOUND);
+    if (found.sender_id === c.var.caller.sub) {
+      throw forbidden("Solo el destinatario marca un mensaje como entregado");
+    }
+    await tx.query(
+      "update public.consultation_messages set delivered_at = coalesce(delivered_at, now()) where id = $1",
+      [messageId],
+    );
+    const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.id = $1`, [messageId]);
+    return asMessage(row);
+  });
+  return c.json(envelope(message, "Mensaje entregado"), 200);
+};
+
+// ---------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------
+
+export const prepareFile: AppRouteHandler<PrepareFileRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  const fileId = crypto.randomUUID();
+  await c.var.db.transaction(async (tx) => {
+    const { status } = await memberStatus(tx, id);
+    if (status === "closed") throw closed();
+    await tx.query(
+      `insert into public.consultation_files
+         (id, consultation_id, uploaded_by, filename, mime_type, size_bytes, sha256)
+       values ($1, $2, auth.uid(), $3, $4, $5, $6)`,
+      [fileId, id, body.filename, body.mimeType, body.sizeBytes, body.sha256?.toLowerCase() ?? null],
+    );
+  });
+  // Only once the row exists, as the caller: the signed URL uploads exactly this one object.
+  const key = objectKey(id, fileId);
+  const { uploadUrl } = await outside(
+    c,
+    "signed upload URL",
+    () => c.var.deps.storage.createSignedUploadUrl(BUCKET, key),
+  );
+  return c.json(envelope({ fileId, uploadUrl, bucket: BUCKET, objectKey: key }, "Archivo preparado"), 201);
+};
+
+export const confirmFile: AppRouteHandler<ConfirmFileRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id } = c.req.valid("param");
+  const { fileId } = c.req.valid("json");
+  // Asked before the transaction (Storage is another service); used only once
+  // the transaction has shown that the caller may see the file.
+  const info = await outside(
+    c,
+    "object info",
+    () => c.var.deps.storage.objectInfo(BUCKET, objectKey(id, fileId)),
+  );
+  const { message, created } = await c.var.db.transaction(async (tx) => {
+    const { status } = await memberStatus(tx, id);
+    const [file] = await tx.query<FileRow>(
+      `select f.id, f.consultation_id, f.uploaded_by, f.size_bytes, f.mime_type, f.status
+         from public.consultation_files f where f.id = $1 and f.consultation_id = $2`,
+      [fileId, id],
+    );
+    if (!file) throw notFound(FILE_NOT_FOUND);
+    if (file.status === "uploaded") {
+      const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.file_id = $1`, [fileId]);
+      if (row) return { message: asMessage(row), created: false };
+    }
+    if (status === "closed") throw closed();
+    if (file.uploaded_by !== c.var.caller.sub) throw forbidden("Solo quien subió el archivo lo confirma");
+    if (!info || info.size !== Number(file.size_bytes)) {
+      throw new ApiError(
+        "FILE_002",
+        info ? "El archivo subido no tiene el tamaño declarado" : "El archivo no fue subido",
+        { errors: [{ field: "fileId", message: info ? "tamaño distinto del declarado" : "no fue subido" }] },
+      );
+    }
+    await tx.query("update public.consultation_files set status = 'uploaded' where id = $1", [fileId]);
+    const [{ id: messageId }] = await tx.query<{ id: string }>(
+      `insert into public.consultation_messages (consultation_id, sender_id, kind, file_id)
+       values ($1, auth.uid(), 'file', $2) returning id`,
+      [id, fileId],
+    );
+    const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.id = $1`, [messageId]);
+    return { message: asMessage(row), created: true };
+  });
+  return created ? c.json(envelope(message, "Archivo confirmado"), 201) : c.json(envelope(message), 200);
+};
+
+export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id, fileId } = c.req.valid("param");
+  await c.var.db.transaction(async (tx) => {
+    await memberStatus(tx, id);
+    const [file] = await tx.query<FileRow>(
+      "select f.id from public.consultation_files f where f.id = $1 and f.consultation_id = $2 and f.status = 'uploaded'",
+      [fileId, id],
+    );
+    if (!file) throw notFound(FILE_NOT_FOUND);
+  });
+  const downloadUrl = await outside(
+    c,
+    "signed download URL",
+    () => c.var.deps.storage.createSignedDownloadUrl(BUCKET, objectKey(id, fileId), DOWNLOAD_URL_TTL_SECONDS),
+  );
+  return c.json(envelope({ downloadUrl }), 200);
+};
