@@ -18,6 +18,7 @@ import { patientsRouter } from "./modules/patients/patients.index.ts";
 import { rootRouter } from "./modules/root/root.index.ts";
 import { specialtiesRouter } from "./modules/specialties/specialties.index.ts";
 import { usersRouter } from "./modules/users/users.index.ts";
+import { videoRouter } from "./modules/video/video.index.ts";
 
 export const API_BASE_PATH = "/api";
 
@@ -35,6 +36,7 @@ export function createApiApp(deps: Deps) {
     doctorsRouter,
     clinicHistoriesRouter,
     consultationsRouter,
+    videoRouter,
     auditRouter,
   ];
   for (const router of routers) {
@@ -53,7 +55,7 @@ export function createApiApp(deps: Deps) {
       title: "Consultorio API",
       version: API_VERSION,
       description: "Telemedicine backend: auth, users, patients, appointments, clinic histories, " +
-        "live consultations, chat and the WhatsApp assistant. Successes come in " +
+        "live consultations, video on LiveKit, chat and the WhatsApp assistant. Successes come in " +
         "`{ success, data, message?, timestamp }`; errors are ProblemDetails.",
     },
     // Relative to where the document is served (…/functions/v1/api/openapi.json),

@@ -197,7 +197,7 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
       });
       expectStatus(doctor, 200);
       assertEquals(doctor.body.data.roomName, roomName);
-      assertEquals(doctor.body.data.livekitUrl, "ws://127.0.0.1:7880");
+      assertEquals(doctor.body.data.livekitUrl, s.origin.replace("http", "ws"));
       const d = jwtPayload(doctor.body.data.token);
       assertEquals(d.sub, f.doctor.id);
       assertEquals(d.iss, "devkey");

@@ -22,7 +22,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   401: "Missing, invalid, expired or revoked token (AUTH_001)",
   403: "Not allowed for this role (AUTH_002)",
   404: "Not found, or not visible to the caller (RES_001)",
-  409: "Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002)",
+  409: "Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002)",
   413: "Body or file too large (REQ_001, FILE_001)",
   415: "Body is not JSON (REQ_002)",
   422: "Unprocessable",

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   CON_001: { status: 409, slug: "consultation-closed", title: "La consulta está cerrada" },
   CON_002: { status: 409, slug: "consultation-not-in-progress", title: "La consulta no está en curso" },
   CON_003: { status: 409, slug: "consultation-state-conflict", title: "Estado de la consulta no válido" },
+  VID_001: { status: 409, slug: "recording-consent-missing", title: "Falta el consentimiento para grabar" },
+  VID_002: { status: 409, slug: "recording-not-active", title: "No hay una grabación activa" },
   FILE_001: { status: 413, slug: "file-too-large", title: "Archivo demasiado grande" },
   FILE_002: { status: 409, slug: "file-not-uploaded", title: "Archivo no subido" },
   AUTH_001: { status: 401, slug: "unauthenticated", title: "No autenticado" },

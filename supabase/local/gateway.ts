@@ -2,7 +2,8 @@
  * The local gateway, shaped like a Supabase project's API URL:
  * /functions/v1/<name>/* reaches the function as /<name>/*, as Supabase's
  * edge gateway does. Storage and Realtime join it under /storage/v1 and
- * /realtime/v1.
+ * /realtime/v1; the LiveKit stand-in at /twirp/* (where LiveKit serves its
+ * server API, so LIVEKIT_URL can be the gateway's address).
  */
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -13,6 +14,8 @@ export interface GatewayOptions {
   storage?: FetchHandler;
   /** Supabase Realtime, reached at /realtime/v1/* (given the original request, for the WebSocket upgrade). */
   realtime?: FetchHandler;
+  /** The LiveKit stand-in's Twirp API, reached at /twirp/*. */
+  livekit?: FetchHandler;
 }
 
 const json = (status: number, body: unknown) =>
@@ -38,6 +41,7 @@ export function createGateway(options: GatewayOptions) {
     }
     if (url.pathname.startsWith("/storage/v1/") && options.storage) return options.storage(request);
     if (url.pathname.startsWith("/realtime/v1/") && options.realtime) return options.realtime(request);
+    if (url.pathname.startsWith("/twirp/") && options.livekit) return options.livekit(request);
     if (url.pathname === "/" || url.pathname === "") {
       return json(200, {
         name: "Consultorio local stack",

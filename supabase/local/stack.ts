@@ -14,6 +14,8 @@ import { prepareDatabase, type PrepareResult } from "./migrate.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
 import { createRealtimeServer, type RealtimeOptions, type RealtimeServer } from "./realtime/server.ts";
 import { createStorageApi } from "./storage/api.ts";
+import { createLiveKitStandIn, type LiveKitStandIn } from "./livekit/server.ts";
+import { createLiveKitWebhookApp } from "../../shared/livekit-webhook.ts";
 
 export interface StackOptions {
   /** Where local data lives (PGlite's folder, secrets). */
@@ -43,14 +45,20 @@ export interface Stack {
   api: ApiApp;
   realtime: RealtimeServer;
   handler: ReturnType<typeof createGateway>;
+  /** The LiveKit stand-in, when LIVEKIT_URL was not given (its webhooks go to livekit-webhook). */
+  livekit?: LiveKitStandIn;
   close(): Promise<void>;
 }
 
 export async function createStack(options: StackOptions): Promise<Stack> {
   const env = { ...(options.env ?? Deno.env.toObject()) };
   if (!env.JWT_SECRET) env.JWT_SECRET = (await loadOrCreateSecrets(options.dataDir)).jwtSecret;
-  // LiveKit's development values (the `livekit-server --dev` address and key); never contacted here.
-  env.LIVEKIT_URL ??= "ws://127.0.0.1:7880";
+  // LiveKit: unless the environment names a server, the local stand-in
+  // (supabase/local/livekit/), served by the gateway at /twirp/*: LIVEKIT_URL
+  // is the gateway's own address (the SDK turns ws:// into http:// for its
+  // server APIs). Without a public URL, `livekit-server --dev`'s address.
+  const livekitStandIn = !env.LIVEKIT_URL;
+  env.LIVEKIT_URL ??= options.publicUrl ? options.publicUrl.replace(/^http/, "ws") : "ws://127.0.0.1:7880";
   env.LIVEKIT_API_KEY ??= "devkey";
   if (!env.LIVEKIT_API_SECRET) {
     env.LIVEKIT_API_SECRET = (await loadOrCreateSecrets(options.dataDir)).livekitApiSecret;
@@ -87,7 +95,28 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       ...options.realtime,
     });
     await realtime.ready;
-    const handler = createGateway({ functions: { api: api.fetch }, storage, realtime: realtime.handle });
+    const webhook = createLiveKitWebhookApp(deps);
+    const livekit = livekitStandIn && config.livekit.apiKey && config.livekit.apiSecret
+      ? createLiveKitStandIn({
+        apiKey: config.livekit.apiKey,
+        apiSecret: config.livekit.apiSecret,
+        // As LiveKit would POST them to /functions/v1/livekit-webhook.
+        deliver: (request) =>
+          handler(
+            new Request("http://127.0.0.1/functions/v1/livekit-webhook", {
+              method: "POST",
+              headers: request.headers,
+              body: request.body,
+            }),
+          ),
+      })
+      : undefined;
+    const handler = createGateway({
+      functions: { api: api.fetch, "livekit-webhook": webhook.fetch },
+      storage,
+      realtime: realtime.handle,
+      livekit: livekit?.handle,
+    });
     return {
       config,
       deps,
@@ -97,6 +126,7 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       api,
       realtime,
       handler,
+      livekit,
       close: async () => {
         await realtime.close();
         await deps.db.close();

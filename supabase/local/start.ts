@@ -43,6 +43,7 @@ Consultorio local stack is running (stand-in for a Supabase project).
          OpenAPI: ${apiUrl}/functions/v1/api/openapi.json
       Swagger UI: ${apiUrl}/functions/v1/api/docs
         Database: ${config.database.url ? "PostgreSQL (DATABASE_URL)" : `PGlite, data in ${dataDir}/pgdata`}
+         LiveKit: ${config.livekit.url}${stack.livekit ? " (local stand-in, /twirp/*)" : ""}
       JWT secret: ${config.jwt.secret}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}

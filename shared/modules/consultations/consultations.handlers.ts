@@ -7,6 +7,7 @@ import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
 import type { Queryable } from "../../db/database.ts";
+import { VIDEO_TOKEN_TTL_SECONDS, videoAccess } from "../video/video.handlers.ts";
 import {
   ADMIN_PAGE_QUERY,
   asMessage,
@@ -36,8 +37,6 @@ import type {
   VideoTokenRoute,
 } from "./consultations.routes.ts";
 
-/** LiveKit tokens are short-lived: enough to join, not to keep. */
-const VIDEO_TOKEN_TTL_SECONDS = 10 * 60;
 const DOWNLOAD_URL_TTL_SECONDS = 5 * 60;
 const MESSAGE_NOT_FOUND = "Mensaje no encontrado";
 const FILE_NOT_FOUND = "Archivo no encontrado";
@@ -143,18 +142,18 @@ export const join: AppRouteHandler<JoinRoute> = async (c) => {
 export const videoToken: AppRouteHandler<VideoTokenRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id } = c.req.valid("param");
-  const row = await c.var.db.transaction((tx) => memberStatus(tx, id));
-  if (row.status === "closed") throw closed();
-  if (row.status !== "in_progress" || !row.room_name) {
+  // The doctor, the patient, or an observer the doctor granted (subscribe only).
+  const access = await c.var.db.transaction((tx) => videoAccess(tx, id));
+  if (access.status === "closed") throw closed();
+  if (access.status !== "in_progress" || !access.room_name) {
     throw new ApiError("CON_002", "La consulta todavía no empezó: el token se emite cuando está en curso");
   }
-  const { sub } = c.var.caller;
-  const roomName = row.room_name;
+  const roomName = access.room_name;
   const { token, url } = await outside(c, "video token", () =>
     c.var.deps.video.issueToken({
       roomName,
-      identity: sub,
-      role: row.doctor_id === sub ? "doctor" : "patient",
+      identity: c.var.caller.sub,
+      role: access.role,
       ttlSeconds: VIDEO_TOKEN_TTL_SECONDS,
     }));
   return c.json(envelope({ token, roomName, livekitUrl: url }), 200);

@@ -189,7 +189,8 @@ export const videoToken = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/livekit-token",
   tags,
-  summary: "A LiveKit access token for the consultation's room (doctor and patient, in_progress only)",
+  summary:
+    "A LiveKit access token for the consultation's room (doctor, patient or granted observer; in_progress)",
   request: { params: UuidParamsSchema },
   responses: {
     200: ok(VideoTokenSchema, "A token valid 10 minutes"),

@@ -9,13 +9,20 @@ export const HealthSchema = z.object({
     driver: z.enum(["pglite", "postgres"]),
     latencyMs: z.number().optional(),
   }),
+  livekit: z.object({
+    configured: z.boolean().openapi({
+      description: "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET set",
+    }),
+    reachable: z.boolean().openapi({ description: "A RoomService call answered within 2 s" }),
+    latencyMs: z.number().optional(),
+  }),
 }).openapi("Health");
 
 export const health = createRoute({
   method: "get",
   path: "/health",
   tags: ["Health"],
-  summary: "Service health, with the database's state (public)",
+  summary: "Service health, with the database's and LiveKit's state (public; LiveKit down is degraded, 200)",
   security: [],
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
