@@ -50,6 +50,14 @@ const POLICY_COLUMNS: [table: string, column: string][] = [
   ["public.consultation_messages", "sender_id"],
   ["public.consultation_files", "consultation_id"],
   ["public.consultation_files", "uploaded_by"],
+  ["public.conversation_participants", "conversation_id"],
+  ["public.conversation_participants", "user_id"],
+  ["public.video_rooms", "consultation_id"],
+  ["public.consultation_observers", "consultation_id"],
+  ["public.consultation_observers", "user_id"],
+  ["public.recording_consents", "consultation_id"],
+  ["public.consultation_recordings", "consultation_id"],
+  ["public.video_participants", "consultation_id"],
 ];
 
 interface Policy {
