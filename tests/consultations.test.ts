@@ -21,10 +21,12 @@
  * send, a confirm of a file never uploaded, a file over the size limit.
  */
 import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import { decodeJwt } from "jose";
 import { assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import { call, createUser, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
+import { eventually } from "./helpers/wait.ts";
 
 // deno-lint-ignore no-explicit-any
 type Payload = any;
@@ -72,12 +74,6 @@ function expectStatus(res: { status: number; body: Payload }, status: number) {
   assertEquals(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
 }
 
-/** The payload of a JWT (base64url JSON), without verifying it. */
-function jwtPayload(token: string): Payload {
-  const part = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
-  return JSON.parse(atob(part + "=".repeat((4 - part.length % 4) % 4)));
-}
-
 // ---------------------------------------------------------------------------
 // Realtime and Storage, as a frontend uses them
 // ---------------------------------------------------------------------------
@@ -109,16 +105,6 @@ function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payloa
     (message) => seen.push({ event: message.event, payload: message.payload }),
   );
   return seen;
-}
-
-async function eventually<T>(what: string, find: () => T | undefined, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function storageAs(s: TestStack, token: string) {
@@ -198,7 +184,7 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
       expectStatus(doctor, 200);
       assertEquals(doctor.body.data.roomName, roomName);
       assertEquals(doctor.body.data.livekitUrl, s.origin.replace("http", "ws"));
-      const d = jwtPayload(doctor.body.data.token);
+      const d = decodeJwt<Payload>(doctor.body.data.token);
       assertEquals(d.sub, f.doctor.id);
       assertEquals(d.iss, "devkey");
       assert(d.exp - d.nbf <= 600, "the token is short-lived");
@@ -212,7 +198,7 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
         token: f.patient.token,
       });
       expectStatus(patient, 200);
-      const p = jwtPayload(patient.body.data.token);
+      const p = decodeJwt<Payload>(patient.body.data.token);
       assertEquals(p.sub, f.patient.id);
       assertEquals(p.video.roomJoin, true);
       assertEquals(p.video.room, roomName);
@@ -664,5 +650,5 @@ testBothDrivers("consultations: the doctor's waiting queue is ordered by check-i
 });
 
 function adminClaims(admin: TestUser) {
-  return jwtPayload(admin.token);
+  return decodeJwt<Payload>(admin.token);
 }

@@ -30,6 +30,7 @@ import {
 import { at, book, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import { createUser, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+import { eventually } from "./helpers/wait.ts";
 
 // ---------------------------------------------------------------------------
 // The stand-in, served on its own port
@@ -102,14 +103,6 @@ async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): 
 // ---------------------------------------------------------------------------
 // Waiting
 // ---------------------------------------------------------------------------
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,6 +5,7 @@
  * `{ joins, leaves }`, grouped by key as `{ [key]: { metas: [...] } }`;
  * phoenix.js (inside realtime-js) folds them into its state.
  */
+import { encodeBase64Url } from "../base64.ts";
 
 export type PresenceMeta = Record<string, unknown> & { phx_ref: string; phx_ref_prev?: string };
 export type PresenceState = Record<string, { metas: PresenceMeta[] }>;
@@ -76,6 +77,5 @@ function group(entries: Array<{ key: string; meta: PresenceMeta }>): PresenceSta
 /** A unique reference, like the random ones Phoenix.Tracker gives (`F-...`). */
 function newRef(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return "F" +
-    btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+  return "F" + encodeBase64Url(bytes);
 }
