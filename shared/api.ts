@@ -9,6 +9,7 @@ import type { Deps } from "./app/types.ts";
 import { appointmentsRouter } from "./modules/appointments/appointments.index.ts";
 import { auditRouter } from "./modules/audit/audit.index.ts";
 import { authRouter } from "./modules/auth/auth.index.ts";
+import { chatRouter } from "./modules/chat/chat.index.ts";
 import { clinicHistoriesRouter } from "./modules/clinic-histories/clinic-histories.index.ts";
 import { consultationsRouter } from "./modules/consultations/consultations.index.ts";
 import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
@@ -37,6 +38,7 @@ export function createApiApp(deps: Deps) {
     clinicHistoriesRouter,
     consultationsRouter,
     videoRouter,
+    chatRouter,
     auditRouter,
   ];
   for (const router of routers) {

@@ -23,5 +23,6 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     storage: overrides.storage ?? createSupabaseStorageAdapter(config.supabase),
     video: overrides.video ?? createLiveKitAdapter(config.livekit),
     rateLimits: overrides.rateLimits ?? RATE_LIMITS,
+    clock: overrides.clock,
   };
 }

@@ -18,11 +18,11 @@ export const ProblemDetailsSchema = z.object({
 }).openapi("ProblemDetails");
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: "Invalid input (VAL_001 names each field)",
+  400: "Invalid input (VAL_001 names each field; FILE_003, CHAT_002)",
   401: "Missing, invalid, expired or revoked token (AUTH_001)",
-  403: "Not allowed for this role (AUTH_002)",
+  403: "Not allowed for this role (AUTH_002; CHAT_001, CHAT_003)",
   404: "Not found, or not visible to the caller (RES_001)",
-  409: "Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002)",
+  409: "Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002, CHAT_004)",
   413: "Body or file too large (REQ_001, FILE_001)",
   415: "Body is not JSON (REQ_002)",
   422: "Unprocessable",

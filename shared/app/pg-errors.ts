@@ -61,6 +61,10 @@ export function pgErrorToApiError(error: unknown): ApiError | undefined {
       if (!isErrorCode(error.message)) return undefined;
       const detail = error.detail ?? "La operación no está permitida";
       const hint = (error as { hint?: string }).hint;
+      // A rate limit counted in SQL: its hint is the seconds until it lets one more in.
+      if (error.message === "RATE_001" && hint && /^\d+$/.test(hint)) {
+        return new ApiError("RATE_001", detail, { headers: { "Retry-After": hint }, cause: error });
+      }
       return new ApiError(error.message, detail, {
         errors: hint ? [{ field: hint, message: detail }] : undefined,
         cause: error,

@@ -20,6 +20,11 @@ export interface Deps {
   video: VideoAdapter;
   logger: Logger;
   rateLimits: RateLimits;
+  /**
+   * Test-only: the instant the chat's rules (hours, rate-limit windows) run at.
+   * Unset in production (createDeps never sets it): the database's now().
+   */
+  clock?: () => Date;
 }
 
 export interface AppBindings {

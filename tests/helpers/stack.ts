@@ -40,6 +40,8 @@ export interface StartOptions {
   seed?: boolean;
   rateLimits?: RateLimits;
   env?: Record<string, string>;
+  /** The chat's 'now' (Deps.clock): time injected, not slept. */
+  clock?: () => Date;
 }
 
 export async function startTestStack(driver: Driver, options: StartOptions = {}): Promise<TestStack> {
@@ -103,6 +105,7 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
         whatsapp,
         logger: createLogger("debug", (line) => logs.push(line)),
         rateLimits: options.rateLimits ?? RELAXED_LIMITS,
+        clock: options.clock,
       },
     });
   } catch (error) {
