@@ -165,9 +165,15 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
     let doctorHeard: Array<{ event: string; payload: Payload }> = [];
     let patientHeard: Array<{ event: string; payload: Payload }> = [];
     let patientChannel: RealtimeChannel;
+    let doctorChannel: RealtimeChannel;
     await t.step("both join the private channel conversation:{id}; the admin is refused", async () => {
-      const doctorChannel = doctorRt.channel(`conversation:${id}`, { config: { private: true } });
-      patientChannel = patientRt.channel(`conversation:${id}`, { config: { private: true } });
+      doctorChannel = doctorRt.channel(`conversation:${id}`, {
+        config: { private: true, presence: { key: f.doctor.id } },
+      });
+      patientChannel = patientRt.channel(`conversation:${id}`, {
+        config: { private: true, presence: { key: f.patient.id } },
+      });
+      doctorChannel.on("presence", { event: "sync" }, () => {});
       doctorHeard = heard(doctorChannel);
       patientHeard = heard(patientChannel);
       assertEquals((await subscribe(doctorChannel)).status, "SUBSCRIBED");
@@ -221,6 +227,15 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
         payload: { userId: f.patient.id, isTyping: true },
       });
       await waitFor(doctorHeard, "typing_indicator", (p) => p.userId === f.patient.id && p.isTyping === true);
+    });
+
+    await t.step("online status is presence: the doctor sees the patient online", async () => {
+      const tracked = await patientChannel.track({ userId: f.patient.id, status: "online" });
+      assertEquals(tracked, "ok");
+      await eventually(
+        "the patient's presence",
+        () => Object.keys(doctorChannel.presenceState()).includes(f.patient.id),
+      );
     });
 
     let patientMessageId = "";

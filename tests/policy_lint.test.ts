@@ -58,6 +58,18 @@ const POLICY_COLUMNS: [table: string, column: string][] = [
   ["public.recording_consents", "consultation_id"],
   ["public.consultation_recordings", "consultation_id"],
   ["public.video_participants", "consultation_id"],
+  ["public.chat_messages", "conversation_id"],
+  ["public.chat_messages", "sender_id"],
+  ["public.chat_message_reads", "conversation_id"],
+  ["public.chat_message_reads", "user_id"],
+  ["public.chat_files", "conversation_id"],
+  ["public.chat_files", "uploaded_by"],
+  ["public.chat_blocks", "blocker_id"],
+  ["public.chat_blocks", "blocked_id"],
+  ["public.chat_message_reports", "reported_by"],
+  ["public.chat_message_reports", "conversation_id"],
+  ["public.chat_video_calls", "conversation_id"],
+  ["public.chat_video_calls", "started_by"],
 ];
 
 interface Policy {

@@ -40,6 +40,17 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
   });
   const H = history.body.data.id;
   const P = patientSelf.id;
+  // An emergency conversation (exempt from chat hours, so the matrix holds at any time of day).
+  const conversation = await call(s, "POST", "/v1/chat/conversations", {
+    token: patientSelf.token,
+    body: { type: "emergency", participants: [doctorWith.id] },
+  });
+  const C = conversation.body.data.id;
+  const message = await call(s, "POST", `/v1/chat/conversations/${C}/messages`, {
+    token: doctorWith.token,
+    body: { content: "¿Cómo sigue?" },
+  });
+  const M = message.body.data.message.id;
   const tokens: Record<Actor, string | undefined> = {
     anon: undefined,
     admin: admin.token,
@@ -86,12 +97,27 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     { method: "GET", path: `/v1/patients/${P}/clinic-histories`, expect: row(401, 403, 200, 404, 200, 404) },
     { method: "GET", path: "/v1/audit-events", expect: row(401, 200, 403, 403, 403, 403) },
     { method: "GET", path: "/v1/user", expect: row(401, 200, 403, 403, 403, 403) },
+    { method: "GET", path: `/v1/chat/conversations/${C}`, expect: row(401, 200, 200, 404, 200, 404) },
+    {
+      method: "GET",
+      path: `/v1/chat/conversations/${C}/messages`,
+      expect: row(401, 404, 200, 404, 200, 404),
+    },
+    { method: "GET", path: `/v1/chat/messages/${M}`, expect: row(401, 404, 200, 404, 200, 404) },
+    {
+      method: "PUT",
+      path: `/v1/chat/messages/${M}`,
+      body: { content: "¿Cómo sigue hoy?" },
+      expect: row(401, 404, 200, 404, 403, 404),
+    },
+    { method: "GET", path: "/v1/chat/reports", expect: row(401, 200, 403, 403, 403, 403) },
   ];
 
   for (const cell of matrix) {
     await t.step(
       `${cell.method} ${
         cell.path.replaceAll(P, "{patient}").replaceAll(A, "{appointment}").replaceAll(H, "{history}")
+          .replaceAll(C, "{conversation}").replaceAll(M, "{message}")
       }`,
       async () => {
         const got: Record<string, number> = {};
@@ -116,5 +142,8 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     assertEquals(await ids("patientSelf", "/v1/clinic-histories"), [H]);
     assertEquals((await ids("doctorWithout", "/v1/patients")).includes(P), false);
     assertEquals((await ids("doctorWith", "/v1/patients")).includes(P), true);
+    assertEquals(await ids("patientOther", "/v1/chat/conversations"), []);
+    assertEquals(await ids("doctorWithout", "/v1/chat/conversations"), []);
+    assertEquals(await ids("patientSelf", "/v1/chat/conversations"), [C]);
   });
 });
