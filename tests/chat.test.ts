@@ -474,6 +474,13 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
       assertProblem(bad, 400, "VAL_001");
     });
 
+    await t.step("the logs hold no message text, file name or search term", async () => {
+      await call(s, "GET", "/v1/chat/search?query=presi%C3%B3n", { token: f.doctor.token });
+      for (const secret of ["presión", "presi%C3%B3n", "medicación", "receta.pdf", "Su receta"]) {
+        assert(!s.logs.some((line) => line.includes(secret)), `"${secret}" in the logs`);
+      }
+    });
+
     await t.step(
       "leaving is for oneself: the patient no longer reads it, the doctor still does",
       async () => {

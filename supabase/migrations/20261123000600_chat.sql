@@ -241,6 +241,10 @@ begin
   end if;
 
   if p_type = 'consultation' then
+    if p_consultation_id is null then
+      raise exception using errcode = 'P0001', message = 'VAL_001',
+        detail = 'Una conversación de consulta indica su consulta', hint = 'consultationId';
+    end if;
     select * into v_consultation from public.consultations c where c.id = p_consultation_id;
     if not found or not (
       (v_consultation.doctor_id = v_me and v_consultation.patient_id = v_others[1])

@@ -494,7 +494,7 @@ export const joinCall = createRoute({
   request: { body: jsonBody(CallRefSchema) },
   responses: {
     200: ok(VideoCallSchema, "The call, with the caller's token"),
-    ...problems(...PROTECTED, 404, 409, 503),
+    ...problems(...PROTECTED, 403, 404, 409, 503),
   },
 });
 
