@@ -557,6 +557,43 @@ testBothDrivers(
       assertEquals(team.body.data.participants.length, 2);
     });
 
+    await t.step(
+      "a consultation conversation belongs to the live consultation's doctor and patient",
+      async () => {
+        const [appointment] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+          "select id from public.appointments where doctor_id = $1 and patient_id = $2",
+          [f.doctor.id, f.patient.id],
+        );
+        const confirmed = await call(s, "PATCH", `/v1/appointments/${appointment.id}`, {
+          token: f.doctor.token,
+          body: { status: "CONFIRMED" },
+        });
+        expectStatus(confirmed, 200);
+        const opened = await call(s, "POST", "/v1/consultations", {
+          token: f.doctor.token,
+          body: { appointmentId: appointment.id },
+        });
+        expectStatus(opened, 201);
+        const consultationId = opened.body.data.id;
+        const missing = await call(s, "POST", "/v1/chat/conversations", {
+          token: f.doctor.token,
+          body: { type: "consultation", participants: [f.patient.id] },
+        });
+        assertFieldErrors(missing, "consultationId");
+        const stranger = await call(s, "POST", "/v1/chat/conversations", {
+          token: colleague.token,
+          body: { type: "consultation", participants: [f.patient.id], consultationId },
+        });
+        assertProblem(stranger, 403, "CHAT_001");
+        const res = await call(s, "POST", "/v1/chat/conversations", {
+          token: f.doctor.token,
+          body: { type: "consultation", participants: [f.patient.id], consultationId },
+        });
+        expectStatus(res, 201);
+        assertEquals(res.body.data.consultationId, consultationId);
+      },
+    );
+
     await t.step("an admin takes part in no conversation: 403", async () => {
       const res = await call(s, "POST", "/v1/chat/conversations", {
         token: f.admin.token,
