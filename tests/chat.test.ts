@@ -8,8 +8,9 @@
  *   - Storage and Realtime are the LOCAL STAND-IN for Supabase's
  *     (supabase/local/storage/, supabase/local/realtime/), reached through the
  *     test stack's gateway;
- *   - LiveKit is not contacted: its tokens are JWTs signed locally by
- *     livekit-server-sdk, decoded here to check their room;
+ *   - LiveKit is the LOCAL STAND-IN (supabase/local/livekit/, LiveKit's Twirp
+ *     API through livekit-server-sdk) for room creation; its tokens are JWTs
+ *     signed locally by livekit-server-sdk, decoded here to check their room;
  *   - time is injected, not slept: the stack's Deps.clock (test-only) sets the
  *     instant the chat's rules run at (chat hours, rate-limit windows).
  *
@@ -425,6 +426,11 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
       expectStatus(started, 201);
       const { callId, roomName } = started.body.data;
       assertEquals(roomName, `chat-call-${callId}`);
+      assertEquals(
+        s.stack.livekit!.calls.get("livekit.RoomService/CreateRoom"),
+        1,
+        "its LiveKit room is created",
+      );
       assertEquals(decodeJwt<Payload>(started.body.data.accessToken).video.room, roomName);
       const event = await waitFor(patientHeard, "video_call_started", (p) => p.callId === callId);
       assertEquals(event.initiator.id, f.doctor.id);

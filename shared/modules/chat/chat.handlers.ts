@@ -543,6 +543,8 @@ export const startCall: AppRouteHandler<StartCallRoute> = async (c) => {
     );
     return await readCall(tx, id);
   });
+  // Its LiveKit room, once the database has admitted the call (hours, blocks, the daily limit).
+  await outside(c, "video room", () => c.var.deps.video.createRoom(call.room_name));
   const { token, url } = await callToken(c, call.room_name);
   return c.json(
     envelope({ ...toCall(call), accessToken: token, livekitUrl: url }, "Videollamada iniciada"),
