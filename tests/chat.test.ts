@@ -646,7 +646,12 @@ testBothDrivers("chat: search finds one's own text, never another conversation's
   });
   expectStatus(booked, 201);
   const mine = await startConversation(s, f.patient.token, f.doctor.id);
-  const theirs = await startConversation(s, f.otherPatient.token, f.doctor.id);
+  const titled = await call(s, "POST", "/v1/chat/conversations", {
+    token: f.otherPatient.token,
+    body: { participants: [f.doctor.id], title: "Dolor de espalda crónico" },
+  });
+  expectStatus(titled, 201);
+  const theirs = titled.body.data.id;
   expectStatus(
     await send(s, f.patient.token, mine, { content: "Tengo dolores de cabeza por la mañana" }),
     201,
@@ -674,6 +679,15 @@ testBothDrivers("chat: search finds one's own text, never another conversation's
     assertEquals(byId.body.data, []);
     const admin = await call(s, "GET", "/v1/chat/search?query=cabeza", { token: f.admin.token });
     assertEquals(admin.body.data, []);
+  });
+
+  await t.step("conversations are found by their title, by their participants only", async () => {
+    const own = await call(s, "GET", "/v1/chat/search?query=cr%C3%B3nico", { token: f.otherPatient.token });
+    expectStatus(own, 200);
+    assertEquals(own.body.data.map((h: Payload) => [h.type, h.conversationId]), [["conversation", theirs]]);
+    assertMatch(own.body.data[0].highlight, /<mark>crónico<\/mark>/);
+    const other = await call(s, "GET", "/v1/chat/search?query=cr%C3%B3nico", { token: f.patient.token });
+    assertEquals(other.body.data, []);
   });
 
   await t.step("the doctor finds both, one page at a time", async () => {

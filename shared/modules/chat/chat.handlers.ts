@@ -24,6 +24,7 @@ import {
   readConversationState,
   readMessage,
   requireParticipant,
+  SEARCH_QUERY,
   toCall,
 } from "./chat.queries.ts";
 import type {
@@ -377,27 +378,17 @@ export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
 export const search: AppRouteHandler<SearchRoute> = async (c) => {
   const { query, conversationId, limit, cursor } = c.req.valid("query");
   const before = decodeCursor(cursor);
-  // As the caller: RLS keeps every other conversation's messages out.
+  // As the caller: RLS keeps every other conversation and its messages out.
   const rows = await chatTransaction(
     c,
     (tx) =>
-      tx.query<{ id: string; cursor_created_at: string; hit: unknown }>(
-        `select m.id, m.created_at::text as cursor_created_at, jsonb_build_object(
-                'type', 'message', 'conversationId', m.conversation_id, 'conversationType', c.type,
-                'messageId', m.id, 'sender', app.chat_person_json(m.sender_id),
-                'highlight', ts_headline('spanish', m.body, q,
-                  'StartSel=<mark>, StopSel=</mark>, MaxFragments=3, MaxWords=20, MinWords=5'),
-                'timestamp', app.iso(m.created_at)) as hit
-         from public.chat_messages m
-         join public.conversations c on c.id = m.conversation_id,
-              websearch_to_tsquery('spanish', $1) q
-        where m.search_vector @@ q and m.deleted_at is null
-          and ($2::uuid is null or m.conversation_id = $2)
-          and ($3::text is null or (m.created_at, m.id) < ($3::text::timestamptz, $4::uuid))
-        order by m.created_at desc, m.id desc
-        limit $5`,
-        [query, conversationId ?? null, before?.createdAt ?? null, before?.id ?? null, limit + 1],
-      ),
+      tx.query<{ id: string; cursor_created_at: string; hit: unknown }>(SEARCH_QUERY, [
+        query,
+        conversationId ?? null,
+        before?.createdAt ?? null,
+        before?.id ?? null,
+        limit + 1,
+      ]),
   );
   const { page, nextCursor } = paginate(rows, limit, (row) => json(row.hit));
   return c.json(pagedEnvelope(page, nextCursor), 200);

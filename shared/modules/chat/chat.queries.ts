@@ -109,3 +109,39 @@ export const toCall = (row: CallRow) => ({
   startedAt: row.started_at,
   endedAt: row.ended_at,
 });
+
+const HEADLINE_OPTIONS = "'StartSel=<mark>, StopSel=</mark>, MaxFragments=3, MaxWords=20, MinWords=5'";
+
+/**
+ * Full-text search (Spanish) over the caller's messages and the titles and
+ * descriptions of the conversations they take part in, newest first, by
+ * (timestamp, id). $1 query, $2 conversation id or null, $3/$4 cursor, $5 limit.
+ */
+export const SEARCH_QUERY = `
+  with q as (select websearch_to_tsquery('spanish', $1) as q),
+  hits as (
+    select m.id, m.created_at as at, jsonb_build_object(
+             'type', 'message', 'conversationId', m.conversation_id, 'conversationType', c.type,
+             'messageId', m.id, 'sender', app.chat_person_json(m.sender_id),
+             'highlight', ts_headline('spanish', m.body, q.q, ${HEADLINE_OPTIONS}),
+             'timestamp', app.iso(m.created_at)) as hit
+      from q, public.chat_messages m
+      join public.conversations c on c.id = m.conversation_id
+     where m.search_vector @@ q.q and m.deleted_at is null
+       and ($2::uuid is null or m.conversation_id = $2)
+    union all
+    select c.id, c.last_activity_at, jsonb_build_object(
+             'type', 'conversation', 'conversationId', c.id, 'conversationType', c.type,
+             'messageId', null, 'sender', null,
+             'highlight', ts_headline('spanish', concat_ws(' ', c.title, c.description), q.q, ${HEADLINE_OPTIONS}),
+             'timestamp', app.iso(c.last_activity_at)) as hit
+      from q, public.conversation_participants p
+      join public.conversations c on c.id = p.conversation_id
+     where p.user_id = auth.uid() and p.left_at is null
+       and to_tsvector('spanish', concat_ws(' ', c.title, c.description)) @@ q.q
+       and ($2::uuid is null or c.id = $2)
+  )
+  select id, at::text as cursor_created_at, hit from hits
+   where $3::text is null or (at, id) < ($3::text::timestamptz, $4::uuid)
+   order by at desc, id desc
+   limit $5`;

@@ -195,11 +195,13 @@ export const SearchQuerySchema = PageQuerySchema.extend({
 });
 
 export const SearchHitSchema = z.object({
-  type: z.literal("message"),
+  type: z.enum(["message", "conversation"]).openapi({
+    description: "A message's text, or a conversation's title or description",
+  }),
   conversationId: z.uuid(),
   conversationType: ConversationTypeSchema,
-  messageId: z.uuid(),
-  sender: PersonSchema,
+  messageId: z.uuid().nullable(),
+  sender: PersonSchema.nullable(),
   highlight: z.string().openapi({ description: "Fragments of the text, matches within <mark></mark>" }),
   timestamp: IsoDateTime,
 }).openapi("ChatSearchHit");
@@ -413,7 +415,7 @@ export const search = createRoute({
   method: "get",
   path: "/v1/chat/search",
   tags,
-  summary: "Full-text search (Spanish) in the caller's conversations' messages, newest first",
+  summary: "Full-text search (Spanish) in the caller's conversations and their messages, newest first",
   request: { query: SearchQuerySchema },
   responses: { 200: okPage(SearchHitSchema, "A page of matches"), ...problems(...PROTECTED) },
 });
