@@ -6,6 +6,7 @@ import { envelope, pagedEnvelope } from "../../app/envelope.ts";
 import { ApiError, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
+import type { Queryable } from "../../db/database.ts";
 import { VIDEO_TOKEN_TTL_SECONDS } from "../video/video.handlers.ts";
 import {
   asMessage,
@@ -17,6 +18,7 @@ import {
   CONVERSATION_NOT_FOUND,
   FILE_NOT_FOUND,
   json,
+  MESSAGE_NOT_FOUND,
   MESSAGE_SELECT,
   type MessageRow,
   objectKey,
@@ -271,7 +273,7 @@ export const getMessage: AppRouteHandler<GetMessageRoute> = async (c) => {
 };
 
 /** The caller's own message (403 for another's, 404 if not theirs to see). */
-async function ownMessage(c: Context<AppBindings>, tx: Parameters<typeof readMessage>[0], id: string) {
+async function ownMessage(c: Context<AppBindings>, tx: Queryable, id: string) {
   const row = await readMessage(tx, id);
   if (row.sender_id !== c.var.caller.sub) {
     throw new ApiError("AUTH_002", "Solo quien envió el mensaje puede cambiarlo");
@@ -306,7 +308,7 @@ export const markRead: AppRouteHandler<MarkReadRoute> = async (c) => {
       "select r.message_id, app.iso(r.read_at) as read_at from app.mark_chat_read($1) r",
       [id],
     ));
-  if (!receipt) throw notFound("Mensaje no encontrado");
+  if (!receipt) throw notFound(MESSAGE_NOT_FOUND);
   return c.json(
     envelope({ messageId: receipt.message_id, readBy: c.var.caller.sub, readAt: receipt.read_at }, "Leído"),
     200,
@@ -472,7 +474,7 @@ export const reportMessage: AppRouteHandler<ReportMessageRoute> = async (c) => {
       `select ${REPORT_COLUMNS} from public.chat_message_reports where message_id = $1 and reported_by = auth.uid()`,
       [messageId],
     );
-    if (!existing) throw notFound("Mensaje no encontrado");
+    if (!existing) throw notFound(MESSAGE_NOT_FOUND);
     return { row: existing, created: false };
   });
   const report = {
@@ -516,7 +518,7 @@ function callToken(c: Context<AppBindings>, roomName: string) {
     }));
 }
 
-async function readCall(tx: Parameters<typeof readMessage>[0], id: string): Promise<CallRow> {
+async function readCall(tx: Queryable, id: string): Promise<CallRow> {
   const [row] = await tx.query<CallRow>(`${CALL_SELECT} where v.id = $1`, [id]);
   if (!row) throw notFound(CALL_NOT_FOUND);
   return row;
