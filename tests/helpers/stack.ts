@@ -40,7 +40,20 @@ export interface StartOptions {
   seed?: boolean;
   rateLimits?: RateLimits;
   env?: Record<string, string>;
+  /**
+   * Send WhatsApp through the real twilio SDK to the Twilio stand-in
+   * (supabase/local/twilio/, at the gateway's /2010-04-01/*) instead of
+   * capturing it in `outbox`; the messages are in `stack.twilio.messages`.
+   */
+  twilio?: boolean;
 }
+
+/** The Twilio account of the tests that use the Twilio stand-in. */
+export const TEST_TWILIO = {
+  accountSid: `AC${"0123456789abcdef".repeat(2)}`,
+  authToken: "test-twilio-auth-token-0123456789",
+  from: "+14155238886",
+};
 
 export async function startTestStack(driver: Driver, options: StartOptions = {}): Promise<TestStack> {
   const dataDir = await Deno.makeTempDir({ prefix: "consultorio-test-" });
@@ -89,6 +102,13 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
       ready.gateway ? ready.gateway(request, info) : new Response("starting", { status: 503 }),
   );
   const origin = `http://127.0.0.1:${server.addr.port}`;
+  if (options.twilio) {
+    env.WHATSAPP_SENDER = "twilio";
+    env.TWILIO_ACCOUNT_SID = TEST_TWILIO.accountSid;
+    env.TWILIO_AUTH_TOKEN = TEST_TWILIO.authToken;
+    env.TWILIO_WHATSAPP_FROM = TEST_TWILIO.from;
+    env.TWILIO_API_URL = origin;
+  }
   let stack: Stack;
   try {
     stack = await createStack({
@@ -100,7 +120,7 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
       // A refused Realtime join waits 5 s on Supabase (and by default here); tests need not.
       realtime: { joinErrorBackoffMs: 50 },
       overrides: {
-        whatsapp,
+        ...(options.twilio ? {} : { whatsapp }),
         logger: createLogger("debug", (line) => logs.push(line)),
         rateLimits: options.rateLimits ?? RELAXED_LIMITS,
       },
