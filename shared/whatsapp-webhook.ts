@@ -16,6 +16,7 @@
 import { z } from "zod";
 import { isTwilioSignatureValid } from "./adapters/whatsapp/twilio.ts";
 import { runInBackground } from "./app/background.ts";
+import type { ErrorCode, FieldError } from "./app/problem.ts";
 import type { Deps } from "./app/types.ts";
 import { answerInbound, storeInbound } from "./modules/ai-conversations/ai-conversations.inbound.ts";
 import { applyStatusCallback } from "./modules/ai-conversations/ai-conversations.privileged.ts";
@@ -57,6 +58,18 @@ const json = (status: number, body: unknown) =>
 
 export type TwilioWebhookKind = "message" | "status";
 
+/** What a webhook is answered: 200 with an empty body, or a refusal. */
+export type WebhookOutcome =
+  | { status: 200 }
+  | { status: 400 | 403 | 413 | 415 | 503; code: ErrorCode; message: string; errors?: FieldError[] };
+
+const refuse = (
+  status: 400 | 403 | 413 | 415 | 503,
+  code: ErrorCode,
+  message: string,
+  errors?: FieldError[],
+): WebhookOutcome => ({ status, code, message, ...(errors ? { errors } : {}) });
+
 /**
  * Handles one of Twilio's webhooks. `receivedUrl` is the URL as this
  * function saw it, used only when TWILIO_WEBHOOK_URL is not set.
@@ -66,26 +79,26 @@ export async function handleTwilioWebhook(
   request: Request,
   kind: TwilioWebhookKind,
   receivedUrl: string,
-): Promise<Response> {
+): Promise<WebhookOutcome> {
   const log = deps.logger.child({ function: "whatsapp-webhook", kind });
   const { authToken, url } = deps.config.twilioWebhook;
   if (!authToken) {
     log.error("webhook refused: TWILIO_AUTH_TOKEN is not set");
-    return json(503, { code: "SRV_002", message: "WhatsApp is not configured" });
+    return refuse(503, "SRV_002", "WhatsApp no está configurado");
   }
   if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers.get("Content-Type") ?? "")) {
-    return json(415, { code: "REQ_002", message: "Twilio sends application/x-www-form-urlencoded" });
+    return refuse(415, "REQ_002", "Twilio envía application/x-www-form-urlencoded");
   }
   const text = await request.text();
   if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return json(413, { code: "REQ_001", message: "Body too large" });
+    return refuse(413, "REQ_001", "Cuerpo de la solicitud demasiado grande");
   }
   const params = Object.fromEntries(new URLSearchParams(text));
   const signedUrl = url ? (kind === "status" ? `${url.replace(/\/+$/, "")}/status` : url) : receivedUrl;
   const signature = request.headers.get("X-Twilio-Signature") ?? "";
   if (!signature || !await isTwilioSignatureValid(authToken, signature, signedUrl, params)) {
     log.warn("webhook rejected", { reason: signature ? "bad signature" : "no signature" });
-    return json(403, { code: "AUTH_002", message: "Invalid Twilio signature" });
+    return refuse(403, "AUTH_002", "Firma de Twilio no válida");
   }
 
   if (kind === "status") {
@@ -98,7 +111,7 @@ export async function handleTwilioWebhook(
       errorMessage: parsed.data.ErrorMessage,
     });
     log.info("status callback", { status: parsed.data.MessageStatus, applied });
-    return new Response(null, { status: 200 });
+    return { status: 200 };
   }
 
   const parsed = InboundSchema.safeParse(params);
@@ -115,15 +128,16 @@ export async function handleTwilioWebhook(
     const answering = answerInbound(deps, message, stored);
     runInBackground(answering);
   }
-  return new Response(null, { status: 200 });
+  return { status: 200 };
 }
 
-function invalid(error: z.ZodError): Response {
-  return json(400, {
-    code: "VAL_001",
-    message: "Invalid Twilio webhook",
-    errors: error.issues.map((issue) => ({ field: issue.path.join("."), message: issue.message })),
-  });
+function invalid(error: z.ZodError): WebhookOutcome {
+  return refuse(
+    400,
+    "VAL_001",
+    "Webhook de Twilio no válido",
+    error.issues.map((issue) => ({ field: issue.path.join("."), message: issue.message })),
+  );
 }
 
 export function createWhatsAppWebhookApp(deps: Deps) {
@@ -133,7 +147,10 @@ export function createWhatsAppWebhookApp(deps: Deps) {
       const match = /^\/whatsapp-webhook(\/status)?\/?$/.exec(pathname);
       if (!match) return json(404, { code: "RES_001", message: "Not found" });
       if (request.method !== "POST") return json(405, { code: "METHOD_NOT_ALLOWED", message: "POST only" });
-      return await handleTwilioWebhook(deps, request, match[1] ? "status" : "message", request.url);
+      const outcome = await handleTwilioWebhook(deps, request, match[1] ? "status" : "message", request.url);
+      if (outcome.status === 200) return new Response(null, { status: 200 });
+      const { status, ...body } = outcome;
+      return json(status, body);
     },
   };
 }

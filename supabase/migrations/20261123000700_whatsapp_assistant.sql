@@ -148,6 +148,30 @@ $$;
 revoke all on function app.owns_ai_conversation(uuid) from public;
 grant execute on function app.owns_ai_conversation(uuid) to authenticated, service_role;
 
+-- The caller's conversation (a doctor's), created on first use: answers its id.
+create or replace function app.ensure_ai_conversation(p_model text, p_system_prompt text) returns uuid
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_id uuid;
+begin
+  if app.user_role() is distinct from 'doctor' then
+    raise exception using errcode = 'P0001', message = 'AUTH_002',
+      detail = 'El asistente de WhatsApp es para médicos';
+  end if;
+  insert into public.ai_conversations (doctor_id, model, system_prompt)
+  values (auth.uid(), p_model, p_system_prompt)
+  on conflict (doctor_id) do update set is_active = true
+  returning id into v_id;
+  return v_id;
+end;
+$$;
+
+revoke all on function app.ensure_ai_conversation(text, text) from public;
+grant execute on function app.ensure_ai_conversation(text, text) to authenticated;
+
 create table public.ai_messages (
   id uuid primary key default gen_random_uuid(),
   conversation_id uuid not null references public.ai_conversations (id) on delete cascade,
