@@ -58,6 +58,10 @@ const POLICY_COLUMNS: [table: string, column: string][] = [
   ["public.recording_consents", "consultation_id"],
   ["public.consultation_recordings", "consultation_id"],
   ["public.video_participants", "consultation_id"],
+  ["public.ai_conversations", "doctor_id"],
+  ["public.ai_messages", "conversation_id"],
+  ["public.whatsapp_messages", "sent_by"],
+  ["public.appointment_reminders", "patient_id"],
 ];
 
 interface Policy {

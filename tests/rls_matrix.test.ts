@@ -40,6 +40,17 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
   });
   const H = history.body.data.id;
   const P = patientSelf.id;
+  // The WhatsApp assistant: doctorWith's AI conversation, and a message the admin sent to the patient.
+  await call(s, "POST", "/v1/openai/message", {
+    token: doctorWith.token,
+    body: { phone: doctorWith.phone, message: "Hola" },
+  });
+  const C = (await call(s, "GET", "/v1/conversations", { token: doctorWith.token })).body.data[0].id;
+  const sent = await call(s, "POST", "/v1/twilio/whatsapp/send", {
+    token: admin.token,
+    body: { to: patientSelf.phone, body: "Recuerde su turno" },
+  });
+  const W = sent.body.data.messageSid;
   const tokens: Record<Actor, string | undefined> = {
     anon: undefined,
     admin: admin.token,
@@ -86,12 +97,22 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     { method: "GET", path: `/v1/patients/${P}/clinic-histories`, expect: row(401, 403, 200, 404, 200, 404) },
     { method: "GET", path: "/v1/audit-events", expect: row(401, 200, 403, 403, 403, 403) },
     { method: "GET", path: "/v1/user", expect: row(401, 200, 403, 403, 403, 403) },
+    { method: "GET", path: `/v1/conversations/${C}/messages`, expect: row(401, 404, 200, 404, 404, 404) },
+    { method: "PUT", path: `/v1/conversations/${C}/read`, expect: row(401, 404, 200, 404, 404, 404) },
+    {
+      method: "POST",
+      path: "/v1/messages",
+      body: { conversationId: C, content: "Nota" },
+      expect: row(401, 403, 201, 404, 403, 403),
+    },
+    { method: "GET", path: `/v1/twilio/message/${W}/status`, expect: row(401, 200, 404, 404, 404, 404) },
   ];
 
   for (const cell of matrix) {
     await t.step(
       `${cell.method} ${
         cell.path.replaceAll(P, "{patient}").replaceAll(A, "{appointment}").replaceAll(H, "{history}")
+          .replaceAll(C, "{aiConversation}").replaceAll(W, "{messageSid}")
       }`,
       async () => {
         const got: Record<string, number> = {};
@@ -116,5 +137,9 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     assertEquals(await ids("patientSelf", "/v1/clinic-histories"), [H]);
     assertEquals((await ids("doctorWithout", "/v1/patients")).includes(P), false);
     assertEquals((await ids("doctorWith", "/v1/patients")).includes(P), true);
+    for (const actor of ["admin", "doctorWithout", "patientSelf", "patientOther"] as const) {
+      assertEquals(await ids(actor, "/v1/conversations"), []);
+    }
+    assertEquals(await ids("doctorWith", "/v1/conversations"), [C]);
   });
 });
