@@ -255,6 +255,13 @@ testBothDrivers("whatsapp: the tools run as the doctor, never on another doctor'
     );
     return open.n === 0 && open.ended === 6;
   });
+
+  // The logs name the steps, never a phone, a name or a message's text.
+  const logs = s.logs.join("\n");
+  for (const secret of [doctor.phone, otherDoctor.phone, patient.phone, "Cancelar el turno", "Pablo"]) {
+    assert(!logs.includes(secret), `the logs hold ${secret}`);
+  }
+  assert(logs.includes("assistant tool"));
 }, { twilio: true });
 
 testBothDrivers(
