@@ -91,6 +91,54 @@ create policy "Admins and doctors can record the WhatsApp messages they send"
     and (select app.user_role()) in ('admin', 'doctor')
   );
 
+-- Twilio may report a status before the message it belongs to is recorded
+-- (the callback can overtake the answer to the create call): it waits here
+-- until the message is recorded.
+create table private.whatsapp_early_statuses (
+  message_sid text primary key,
+  status text not null,
+  error_code text,
+  error_message text,
+  received_at timestamptz not null default now()
+);
+
+comment on table private.whatsapp_early_statuses is
+  'Status callbacks that arrived before their outbound message was recorded; applied when it is.';
+
+alter table private.whatsapp_early_statuses enable row level security;
+revoke all on private.whatsapp_early_statuses from anon, authenticated;
+grant select, insert, update, delete on private.whatsapp_early_statuses to service_role;
+
+create or replace function private.apply_early_whatsapp_status() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_order constant text[] := array['accepted', 'queued', 'sending', 'sent', 'delivered', 'read'];
+  v_early private.whatsapp_early_statuses;
+begin
+  delete from private.whatsapp_early_statuses where message_sid = new.message_sid returning * into v_early;
+  if found and (v_early.status in ('failed', 'undelivered')
+                or array_position(v_order, v_early.status) >= coalesce(array_position(v_order, new.status), 0)) then
+    new.status := v_early.status;
+    new.error_code := v_early.error_code;
+    new.error_message := v_early.error_message;
+    if v_early.status in ('sent', 'delivered', 'read') then
+      new.date_sent := coalesce(new.date_sent, v_early.received_at);
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
+revoke all on function private.apply_early_whatsapp_status() from public;
+
+create trigger whatsapp_messages_apply_early_status
+  before insert on public.whatsapp_messages
+  for each row when (new.direction = 'outbound')
+  execute function private.apply_early_whatsapp_status();
+
 -- -----------------------------------------------------------------------------
 -- AI conversations: one per doctor, with a rolling summary
 -- -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  * that doctor, under row-level security.
  */
 import type { AppRole } from "../../auth/jwt.ts";
-import type { Claims, Database } from "../../db/database.ts";
+import type { Claims, Database, Queryable } from "../../db/database.ts";
 
 /** How long an assistant run may act for its user. */
 export const ASSISTANT_SESSION_MINUTES = 10;
@@ -163,7 +163,7 @@ export async function recordOutbound(
       `insert into public.whatsapp_messages
          (message_sid, direction, purpose, user_id, from_phone, to_phone, body, status)
        values ($1, 'outbound', $2, $3, $4, $5, $6, $7)
-       on conflict (message_sid) do update set status = excluded.status returning id`,
+       returning id`,
       [
         outbound.messageSid,
         outbound.purpose,
@@ -201,34 +201,51 @@ export interface StatusCallback {
   errorMessage?: string;
 }
 
-/** Applies Twilio's status callback to the message it names; a status never goes back to an earlier one. */
+const STATUS_ORDER = "array['accepted', 'queued', 'sending', 'sent', 'delivered', 'read']";
+
+/**
+ * Applies Twilio's status callback to the message it names; a status never
+ * goes back to an earlier one, and a failure always counts. A callback that
+ * overtakes the recording of its message waits for it
+ * (private.whatsapp_early_statuses, applied by a trigger when it is recorded).
+ */
 export async function applyStatusCallback(db: Database, callback: StatusCallback): Promise<boolean> {
-  const rows = await db.asService((tx) =>
-    tx.query(
-      `update public.whatsapp_messages
-          set status = $2,
-              error_code = coalesce($3, error_code),
-              error_message = coalesce($4, error_message),
-              date_sent = case when $2 in ('sent', 'delivered', 'read') then coalesce(date_sent, now())
-                               else date_sent end
-        where message_sid = $1 and direction = 'outbound'
-          and array_position(array['accepted', 'queued', 'sending', 'sent', 'delivered', 'read'], $2)
-              >= coalesce(array_position(array['accepted', 'queued', 'sending', 'sent', 'delivered', 'read'],
-                                         status), 0)
-        returning id`,
+  return await db.asService(async (tx) => {
+    if (await updateStatus(tx, callback)) return true;
+    const [known] = await tx.query("select 1 from public.whatsapp_messages where message_sid = $1", [
+      callback.messageSid,
+    ]);
+    if (known) return false;
+    await tx.query(
+      `insert into private.whatsapp_early_statuses as e (message_sid, status, error_code, error_message)
+       values ($1, $2, $3, $4)
+       on conflict (message_sid) do update
+         set status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message
+       where excluded.status in ('failed', 'undelivered')
+          or array_position(${STATUS_ORDER}, excluded.status)
+             >= coalesce(array_position(${STATUS_ORDER}, e.status), 0)`,
       [callback.messageSid, callback.status, callback.errorCode ?? null, callback.errorMessage ?? null],
-    )
+    );
+    return false;
+  });
+}
+
+async function updateStatus(tx: Queryable, callback: StatusCallback): Promise<boolean> {
+  const rows = await tx.query(
+    `update public.whatsapp_messages
+        set status = $2,
+            error_code = coalesce($3, error_code),
+            error_message = coalesce($4, error_message),
+            date_sent = case when $2 in ('sent', 'delivered', 'read') then coalesce(date_sent, now())
+                             else date_sent end
+      where message_sid = $1 and direction = 'outbound'
+        and ($2 in ('failed', 'undelivered')
+             or array_position(${STATUS_ORDER}, $2::text)
+                >= coalesce(array_position(${STATUS_ORDER}, status), 0))
+      returning id`,
+    [callback.messageSid, callback.status, callback.errorCode ?? null, callback.errorMessage ?? null],
   );
-  if (rows.length > 0) return true;
-  // A failure is always recorded, whatever came before.
-  const failed = await db.asService((tx) =>
-    tx.query(
-      `update public.whatsapp_messages set status = $2, error_code = $3, error_message = $4
-        where message_sid = $1 and direction = 'outbound' and $2 in ('failed', 'undelivered') returning id`,
-      [callback.messageSid, callback.status, callback.errorCode ?? null, callback.errorMessage ?? null],
-    )
-  );
-  return failed.length > 0;
+  return rows.length > 0;
 }
 
 // ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 set local client_min_messages = warning;
 
-select plan(24);
+select plan(26);
 
 -- -----------------------------------------------------------------------------
 -- Fixtures, as the owner (outside RLS)
@@ -170,6 +170,18 @@ select throws_ok(
   $$ insert into private.sessions (jti, user_id, expires_at, purpose)
      values (gen_random_uuid(), 'dd000000-0000-4000-8000-000000000001', now() + interval '1 minute', 'other') $$,
   '23514', null, 'a session is an access token or an assistant run'
+);
+
+-- A status callback that overtook the recording of its message is applied when it is recorded.
+insert into private.whatsapp_early_statuses (message_sid, status) values ('SM00000000000000000000000000000009', 'delivered');
+insert into public.whatsapp_messages (message_sid, direction, purpose, from_phone, to_phone, body, status)
+values ('SM00000000000000000000000000000009', 'outbound', 'assistant', 'a', 'b', 'c', 'queued');
+select is(
+  (select status from public.whatsapp_messages where message_sid = 'SM00000000000000000000000000000009'),
+  'delivered', 'an early status callback is applied to its message when it is recorded'
+);
+select is(
+  (select count(*)::int from private.whatsapp_early_statuses), 0, 'and is then gone'
 );
 
 select * from finish();
