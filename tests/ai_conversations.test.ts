@@ -397,3 +397,43 @@ testBothDrivers(
   },
   { twilio: true },
 );
+
+testBothDrivers("ai conversations: the rolling summary keeps the model's context bounded", async (_t, s) => {
+  const doctor = await createUser(s, "doctor");
+  const openai = s.stack.openai!;
+  const ask = async (message: string) => {
+    const res = await call(s, "POST", "/v1/openai/message", {
+      token: doctor.token,
+      body: { phone: doctor.phone, message },
+    });
+    assertEquals(res.status, 200, JSON.stringify(res.body));
+  };
+  await ask("Hola");
+  const conversation = (await call(s, "GET", "/v1/conversations", { token: doctor.token })).body.data[0];
+  for (let i = 1; i <= 30; i++) {
+    const res = await call(s, "POST", "/v1/messages", {
+      token: doctor.token,
+      body: { conversationId: conversation.id, content: `Nota ${i}` },
+    });
+    assertEquals(res.status, 201);
+  }
+
+  await ask("Hola de nuevo");
+  const isSummary = (r: (typeof openai.requests)[number]) =>
+    (r.messages[0].content ?? "").startsWith("Resume la conversación");
+  const answered = openai.requests.filter((r) => !isSummary(r));
+  assertEquals(answered.at(-1)!.messages.length, 1 + 24, "the system prompt and the latest 24 messages");
+  assert(openai.requests.some(isSummary), "the older messages were folded into the summary");
+  const summarized = (await call(s, "GET", "/v1/conversations", { token: doctor.token })).body.data[0];
+  assert(summarized.summary.startsWith("Resumen:"));
+
+  await ask("¿Seguís ahí?");
+  const last = openai.requests.filter((r) => !isSummary(r)).at(-1)!;
+  assert(last.messages[0].content!.includes(`Resumen de la conversación hasta ahora: ${summarized.summary}`));
+  assertEquals(last.messages.length, 1 + 8 + 1, "the summary, the 8 messages kept, and the new one");
+  // Every message is still stored and listed.
+  const all = await call(s, "GET", `/v1/conversations/${conversation.id}/messages?limit=200`, {
+    token: doctor.token,
+  });
+  assertEquals(all.body.data.length, 2 + 30 + 2 + 2);
+});

@@ -96,7 +96,7 @@ export async function answerDoctor(
     const history = await tx.query<StoredMessage>(
       `select role, content, created_at::text as "createdAt" from (
          select role, content, created_at, id from public.ai_messages
-          where conversation_id = $1 and ($2::timestamptz is null or created_at > $2::timestamptz)
+          where conversation_id = $1 and ($2::text::timestamptz is null or created_at > $2::text::timestamptz)
           order by created_at desc, id desc limit $3
        ) recent order by created_at, id`,
       [conversationId, conversation.summarizedUntil, CONTEXT_MESSAGES],
@@ -201,7 +201,7 @@ async function foldIntoSummary(ctx: AssistantContext, claims: Claims, conversati
     );
     const after = await tx.query<StoredMessage>(
       `select role, content, created_at::text as "createdAt" from public.ai_messages
-        where conversation_id = $1 and ($2::timestamptz is null or created_at > $2::timestamptz)
+        where conversation_id = $1 and ($2::text::timestamptz is null or created_at > $2::text::timestamptz)
         order by created_at, id`,
       [conversationId, conversation.summarizedUntil],
     );
@@ -222,7 +222,7 @@ async function foldIntoSummary(ctx: AssistantContext, claims: Claims, conversati
   if (!newSummary) return;
   await ctx.db.asCaller(claims, (tx) =>
     tx.query(
-      `update public.ai_conversations set summary = $2, summarized_until = $3::timestamptz where id = $1`,
+      `update public.ai_conversations set summary = $2, summarized_until = $3::text::timestamptz where id = $1`,
       [conversationId, newSummary.slice(0, 4000), older[older.length - 1].createdAt],
     ));
 }
