@@ -20,7 +20,8 @@
  * tools run as the doctor (another doctor's patient answers nothing; a
  * cancel happens only after an explicit yes, and only in the doctor's own
  * schedule); an OpenAI 500 is retried, then the doctor gets an apology with
- * their message kept; unknown numbers get a fixed reply and patients no
+ * their message kept; a Twilio failure is retried (past the retries the
+ * message stays stored, marked failed); unknown numbers get a fixed reply and patients no
  * assistant; malformed webhooks are 400.
  */
 import twilio from "twilio";
@@ -325,6 +326,36 @@ testBothDrivers(
     });
     assertEquals(notForm.status, 415);
     await notForm.body?.cancel();
+  },
+  { twilio: true },
+);
+
+testBothDrivers(
+  "whatsapp: a Twilio failure is retried; past the retries the message is kept, marked failed",
+  async (_t, s) => {
+    const doctor = await createUser(s, "doctor");
+    const twilioStandIn = s.stack.twilio!;
+    twilioStandIn.failNext(2);
+    await sendInbound(s, { from: doctor.phone, body: "Hola" });
+    assertEquals(await replyNumber(s, doctor.phone, 1), STAND_IN_GREETING, "the third try went through");
+
+    twilioStandIn.failNext(3);
+    const lost = await sendInbound(s, { from: doctor.phone, body: "¿Estás?" });
+    assertEquals(lost.status, 200);
+    await until("the message marked failed", async () => {
+      const [row] = await rows<{ status: string; processed_at: string | null }>(
+        s,
+        "select status, processed_at from public.whatsapp_messages where message_sid = $1",
+        [lost.sid],
+      );
+      return row.status === "failed" && row.processed_at === null;
+    });
+    assertEquals(sentTo(s, doctor.phone).length, 1);
+    assertEquals(
+      (await conversationOf(s, doctor)).at(-2)?.content,
+      "¿Estás?",
+      "the doctor's message is kept",
+    );
   },
   { twilio: true },
 );
