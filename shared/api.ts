@@ -20,6 +20,9 @@ import { rootRouter } from "./modules/root/root.index.ts";
 import { specialtiesRouter } from "./modules/specialties/specialties.index.ts";
 import { usersRouter } from "./modules/users/users.index.ts";
 import { videoRouter } from "./modules/video/video.index.ts";
+import { aiConversationsRouter } from "./modules/ai-conversations/ai-conversations.index.ts";
+import { openaiRouter } from "./modules/openai/openai.index.ts";
+import { twilioRouter } from "./modules/twilio/twilio.index.ts";
 
 export const API_BASE_PATH = "/api";
 
@@ -40,6 +43,9 @@ export function createApiApp(deps: Deps) {
     videoRouter,
     chatRouter,
     auditRouter,
+    openaiRouter,
+    aiConversationsRouter,
+    twilioRouter,
   ];
   for (const router of routers) {
     app.route("/", router);

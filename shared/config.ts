@@ -24,6 +24,12 @@ const ConfigSchema = z.object({
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_WHATSAPP_FROM: z.string().min(1).optional(),
+  TWILIO_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "must be the exact http(s) URL Twilio calls" })
+    .optional(),
+  TWILIO_API_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  OPENAI_MODEL: z.string().min(1).default("gpt-4o-mini"),
   SUPABASE_URL: z.url({ protocol: /^https?$/, error: "must be the project's http(s) URL" }).optional(),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
   LIVEKIT_URL: z.url({ protocol: /^(wss?|https?)$/, error: "must be the LiveKit server's ws(s) URL" })
@@ -52,7 +58,24 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   whatsapp:
     | { sender: "console" }
-    | { sender: "twilio"; accountSid: string; authToken: string; from: string };
+    | {
+      sender: "twilio";
+      accountSid: string;
+      authToken: string;
+      from: string;
+      /** Where the SDK sends its requests instead of https://api.twilio.com (the local stand-in). */
+      apiUrl?: string;
+      /** Twilio's status callbacks for the messages sent: the webhook URL + /status. */
+      statusCallbackUrl?: string;
+    };
+  /**
+   * The Twilio webhook: the auth token that signs it and the exact public URL
+   * Twilio calls (a function sees another URL behind Supabase's gateway).
+   * Without the token, the webhook refuses every request.
+   */
+  twilioWebhook: { authToken?: string; url?: string };
+  /** The assistant's model (official openai SDK); without a key the assistant apologises. */
+  openai: { apiKey?: string; baseUrl?: string; model: string };
   /** The Supabase project's URL and service_role key (Storage); unset, Storage refuses when used. */
   supabase: { url?: string; serviceRoleKey?: string };
   /** LiveKit (video): where clients connect and the key that signs their tokens; unset, tokens are refused. */
@@ -87,7 +110,13 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       accountSid: e.TWILIO_ACCOUNT_SID!,
       authToken: e.TWILIO_AUTH_TOKEN!,
       from: e.TWILIO_WHATSAPP_FROM!,
+      apiUrl: e.TWILIO_API_URL,
+      statusCallbackUrl: e.TWILIO_WEBHOOK_URL
+        ? `${e.TWILIO_WEBHOOK_URL.replace(/\/+$/, "")}/status`
+        : undefined,
     },
+    twilioWebhook: { authToken: e.TWILIO_AUTH_TOKEN, url: e.TWILIO_WEBHOOK_URL },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
     livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
   };

@@ -1,10 +1,11 @@
-/** Builds what the functions need from configuration: the database, the senders, Storage, video, the logger. */
+/** Builds what the functions need from configuration: the database, the senders, Storage, video, the assistant's model, the logger. */
 import type { Deps } from "./app/types.ts";
 import { createLogger } from "./app/logger.ts";
 import { createConsoleWhatsAppSender } from "./adapters/whatsapp/console.ts";
 import { createTwilioWhatsAppSender } from "./adapters/whatsapp/twilio.ts";
 import { createSupabaseStorageAdapter } from "./adapters/storage/supabase.ts";
 import { createLiveKitAdapter } from "./adapters/livekit/server-sdk.ts";
+import { createOpenAIChatModel } from "./adapters/openai/openai.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
@@ -22,6 +23,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
         : createTwilioWhatsAppSender(config.whatsapp)),
     storage: overrides.storage ?? createSupabaseStorageAdapter(config.supabase),
     video: overrides.video ?? createLiveKitAdapter(config.livekit),
+    assistantModel: overrides.assistantModel ?? createOpenAIChatModel(config.openai),
     rateLimits: overrides.rateLimits ?? RATE_LIMITS,
     clock: overrides.clock,
   };

@@ -52,4 +52,31 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     assertEquals(config.corsOrigins, ["https://a.dev", "https://b.dev"]);
     assertEquals(config.database.prepare, false);
   });
+
+  await t.step("the WhatsApp assistant: webhook URL, status callbacks, the model", async () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      TWILIO_ACCOUNT_SID: "AC1",
+      TWILIO_AUTH_TOKEN: "token",
+      TWILIO_WHATSAPP_FROM: "+14155238886",
+      TWILIO_WEBHOOK_URL: "https://ref.supabase.co/functions/v1/whatsapp-webhook",
+      OPENAI_API_KEY: "sk-test",
+    });
+    assert(config.whatsapp.sender === "twilio");
+    assertEquals(
+      config.whatsapp.statusCallbackUrl,
+      "https://ref.supabase.co/functions/v1/whatsapp-webhook/status",
+    );
+    assertEquals(config.twilioWebhook, {
+      authToken: "token",
+      url: "https://ref.supabase.co/functions/v1/whatsapp-webhook",
+    });
+    assertEquals(config.openai, { apiKey: "sk-test", baseUrl: undefined, model: "gpt-4o-mini" });
+    const error = await assertRejects(() =>
+      Promise.resolve().then(() =>
+        loadConfig({ JWT_SECRET: SECRET, WHATSAPP_SENDER: "console", OPENAI_BASE_URL: "not a url" })
+      )
+    );
+    assert(error instanceof ConfigError && error.message.includes("OPENAI_BASE_URL"));
+  });
 });

@@ -70,6 +70,10 @@ const POLICY_COLUMNS: [table: string, column: string][] = [
   ["public.chat_message_reports", "conversation_id"],
   ["public.chat_video_calls", "conversation_id"],
   ["public.chat_video_calls", "started_by"],
+  ["public.ai_conversations", "doctor_id"],
+  ["public.ai_messages", "conversation_id"],
+  ["public.whatsapp_messages", "sent_by"],
+  ["public.appointment_reminders", "patient_id"],
 ];
 
 interface Policy {

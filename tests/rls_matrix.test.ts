@@ -51,6 +51,17 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     body: { content: "¿Cómo sigue?" },
   });
   const M = message.body.data.message.id;
+  // The WhatsApp assistant: doctorWith's AI conversation, and a message the admin sent to the patient.
+  await call(s, "POST", "/v1/openai/message", {
+    token: doctorWith.token,
+    body: { phone: doctorWith.phone, message: "Hola" },
+  });
+  const AI = (await call(s, "GET", "/v1/conversations", { token: doctorWith.token })).body.data[0].id;
+  const sent = await call(s, "POST", "/v1/twilio/whatsapp/send", {
+    token: admin.token,
+    body: { to: patientSelf.phone, body: "Recuerde su turno" },
+  });
+  const W = sent.body.data.messageSid;
   const tokens: Record<Actor, string | undefined> = {
     anon: undefined,
     admin: admin.token,
@@ -111,6 +122,15 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
       expect: row(401, 404, 200, 404, 403, 404),
     },
     { method: "GET", path: "/v1/chat/reports", expect: row(401, 200, 403, 403, 403, 403) },
+    { method: "GET", path: `/v1/conversations/${AI}/messages`, expect: row(401, 404, 200, 404, 404, 404) },
+    { method: "PUT", path: `/v1/conversations/${AI}/read`, expect: row(401, 404, 200, 404, 404, 404) },
+    {
+      method: "POST",
+      path: "/v1/messages",
+      body: { conversationId: AI, content: "Nota" },
+      expect: row(401, 403, 201, 404, 403, 403),
+    },
+    { method: "GET", path: `/v1/twilio/message/${W}/status`, expect: row(401, 200, 404, 404, 404, 404) },
   ];
 
   for (const cell of matrix) {
@@ -118,6 +138,7 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
       `${cell.method} ${
         cell.path.replaceAll(P, "{patient}").replaceAll(A, "{appointment}").replaceAll(H, "{history}")
           .replaceAll(C, "{conversation}").replaceAll(M, "{message}")
+          .replaceAll(AI, "{aiConversation}").replaceAll(W, "{messageSid}")
       }`,
       async () => {
         const got: Record<string, number> = {};
@@ -145,5 +166,9 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     assertEquals(await ids("patientOther", "/v1/chat/conversations"), []);
     assertEquals(await ids("doctorWithout", "/v1/chat/conversations"), []);
     assertEquals(await ids("patientSelf", "/v1/chat/conversations"), [C]);
+    for (const actor of ["admin", "doctorWithout", "patientSelf", "patientOther"] as const) {
+      assertEquals(await ids(actor, "/v1/conversations"), []);
+    }
+    assertEquals(await ids("doctorWith", "/v1/conversations"), [AI]);
   });
 });

@@ -16,6 +16,9 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
   "POST /v1/auth/login",
   "POST /v1/auth/forgot-password",
   "POST /v1/auth/reset-password",
+  // Twilio's webhooks: signed with X-Twilio-Signature, which the handler checks.
+  "POST /v1/twilio/webhook/whatsapp",
+  "POST /v1/twilio/webhook/whatsapp/status",
 ]);
 
 export function bearerToken(header: string | undefined): string | undefined {

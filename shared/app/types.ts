@@ -5,6 +5,7 @@ import type { AccessClaims } from "../auth/jwt.ts";
 import type { WhatsAppSender } from "../adapters/whatsapp/sender.ts";
 import type { StorageAdapter } from "../adapters/storage/storage.ts";
 import type { VideoAdapter } from "../adapters/livekit/livekit.ts";
+import type { ChatModel } from "../adapters/openai/openai.ts";
 import type { RateLimits } from "../auth/rate-limits.ts";
 import type { Logger } from "./logger.ts";
 import type { RequestDatabase } from "./request-database.ts";
@@ -18,6 +19,8 @@ export interface Deps {
   storage: StorageAdapter;
   /** LiveKit access tokens, signed locally. */
   video: VideoAdapter;
+  /** The WhatsApp assistant's model (OpenAI chat completions, loaded on first use). */
+  assistantModel: ChatModel;
   logger: Logger;
   rateLimits: RateLimits;
   /**

@@ -3,7 +3,9 @@
  * /functions/v1/<name>/* reaches the function as /<name>/*, as Supabase's
  * edge gateway does. Storage and Realtime join it under /storage/v1 and
  * /realtime/v1; the LiveKit stand-in at /twirp/* (where LiveKit serves its
- * server API, so LIVEKIT_URL can be the gateway's address).
+ * server API, so LIVEKIT_URL can be the gateway's address); the OpenAI
+ * stand-in at /openai/v1/* (OPENAI_BASE_URL) and the Twilio stand-in at
+ * /2010-04-01/* (TWILIO_API_URL, when a test selects it).
  */
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -16,6 +18,10 @@ export interface GatewayOptions {
   realtime?: FetchHandler;
   /** The LiveKit stand-in's Twirp API, reached at /twirp/*. */
   livekit?: FetchHandler;
+  /** The OpenAI stand-in's Chat Completions API, reached at /openai/v1/*. */
+  openai?: FetchHandler;
+  /** The Twilio stand-in's Messages API, reached at /2010-04-01/*. */
+  twilio?: FetchHandler;
 }
 
 const json = (status: number, body: unknown) =>
@@ -42,6 +48,8 @@ export function createGateway(options: GatewayOptions) {
     if (url.pathname.startsWith("/storage/v1/") && options.storage) return options.storage(request);
     if (url.pathname.startsWith("/realtime/v1/") && options.realtime) return options.realtime(request);
     if (url.pathname.startsWith("/twirp/") && options.livekit) return options.livekit(request);
+    if (url.pathname.startsWith("/openai/v1/") && options.openai) return options.openai(request);
+    if (url.pathname.startsWith("/2010-04-01/") && options.twilio) return options.twilio(request);
     if (url.pathname === "/" || url.pathname === "") {
       return json(200, {
         name: "Consultorio local stack",

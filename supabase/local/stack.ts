@@ -16,6 +16,13 @@ import { createRealtimeServer, type RealtimeOptions, type RealtimeServer } from 
 import { createStorageApi } from "./storage/api.ts";
 import { createLiveKitStandIn, type LiveKitStandIn } from "./livekit/server.ts";
 import { createLiveKitWebhookApp } from "../../shared/livekit-webhook.ts";
+import { createWhatsAppWebhookApp } from "../../shared/whatsapp-webhook.ts";
+import { createRemindersApp } from "../../shared/reminders.ts";
+import { createOpenAIStandIn, type OpenAIStandIn } from "./openai/server.ts";
+import { createTwilioStandIn, type TwilioStandIn } from "./twilio/server.ts";
+
+/** The local stack's Twilio auth token when none is given: it signs and checks the webhook locally only. */
+export const LOCAL_TWILIO_AUTH_TOKEN = "local-dev-twilio-auth-token";
 
 export interface StackOptions {
   /** Where local data lives (PGlite's folder, secrets). */
@@ -47,6 +54,10 @@ export interface Stack {
   handler: ReturnType<typeof createGateway>;
   /** The LiveKit stand-in, when LIVEKIT_URL was not given (its webhooks go to livekit-webhook). */
   livekit?: LiveKitStandIn;
+  /** The OpenAI stand-in, when OPENAI_BASE_URL was not given (at the gateway's /openai/v1). */
+  openai?: OpenAIStandIn;
+  /** The Twilio stand-in, when WHATSAPP_SENDER=twilio and TWILIO_API_URL is the gateway (tests). */
+  twilio?: TwilioStandIn;
   close(): Promise<void>;
 }
 
@@ -64,6 +75,16 @@ export async function createStack(options: StackOptions): Promise<Stack> {
     env.LIVEKIT_API_SECRET = (await loadOrCreateSecrets(options.dataDir)).livekitApiSecret;
   }
   env.WHATSAPP_SENDER ??= "console";
+  // WhatsApp's webhook: the URL Twilio would call, through this gateway, and a
+  // local auth token to sign it with. The assistant's model: the OpenAI
+  // stand-in (supabase/local/openai/) unless the environment names a server.
+  env.TWILIO_AUTH_TOKEN ??= LOCAL_TWILIO_AUTH_TOKEN;
+  if (options.publicUrl) env.TWILIO_WEBHOOK_URL ??= `${options.publicUrl}/functions/v1/whatsapp-webhook`;
+  const openaiStandIn = !env.OPENAI_BASE_URL && !env.OPENAI_API_KEY;
+  if (openaiStandIn) {
+    env.OPENAI_BASE_URL = `${options.publicUrl ?? "http://127.0.0.1:54321"}/openai/v1`;
+    env.OPENAI_API_KEY = "local-stand-in";
+  }
   if (!env.DATABASE_URL && !env.SUPABASE_DB_URL && !options.inMemory) {
     env.PGLITE_DATA_DIR ??= `${options.dataDir}/pgdata`;
   }
@@ -111,11 +132,23 @@ export async function createStack(options: StackOptions): Promise<Stack> {
           ),
       })
       : undefined;
+    const openai = openaiStandIn ? createOpenAIStandIn() : undefined;
+    const whatsapp = config.whatsapp;
+    const twilio = whatsapp.sender === "twilio" && options.publicUrl && whatsapp.apiUrl === options.publicUrl
+      ? createTwilioStandIn({ accountSid: whatsapp.accountSid, authToken: whatsapp.authToken })
+      : undefined;
     const handler = createGateway({
-      functions: { api: api.fetch, "livekit-webhook": webhook.fetch },
+      functions: {
+        api: api.fetch,
+        "livekit-webhook": webhook.fetch,
+        "whatsapp-webhook": createWhatsAppWebhookApp(deps).fetch,
+        reminders: createRemindersApp(deps).fetch,
+      },
       storage,
       realtime: realtime.handle,
       livekit: livekit?.handle,
+      openai: openai?.handle,
+      twilio: twilio?.handle,
     });
     return {
       config,
@@ -127,7 +160,10 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       realtime,
       handler,
       livekit,
+      openai,
+      twilio,
       close: async () => {
+        await twilio?.settle();
         await realtime.close();
         await deps.db.close();
       },

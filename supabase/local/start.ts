@@ -44,6 +44,10 @@ Consultorio local stack is running (stand-in for a Supabase project).
       Swagger UI: ${apiUrl}/functions/v1/api/docs
         Database: ${config.database.url ? "PostgreSQL (DATABASE_URL)" : `PGlite, data in ${dataDir}/pgdata`}
          LiveKit: ${config.livekit.url}${stack.livekit ? " (local stand-in, /twirp/*)" : ""}
+          OpenAI: ${config.openai.baseUrl ?? "https://api.openai.com/v1"}${
+  stack.openai ? " (local stand-in)" : ""
+}
+WhatsApp webhook: ${config.twilioWebhook.url ?? `${apiUrl}/functions/v1/whatsapp-webhook`}
       JWT secret: ${config.jwt.secret}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}
@@ -53,11 +57,24 @@ Demo accounts${
   prepared.seeded ? " (seeded now)" : ""
 }: +5491100000001 (admin), +5491100000002 and +5491100000004 (doctors),
 +5491100000003 and +5491100000005 (patients); password: consultorio-demo
-WhatsApp messages (reset codes) are printed here instead of being sent.
+WhatsApp messages (reset codes, the assistant's answers, reminders) are printed here instead of being sent.
+Reminders: ${apiUrl}/functions/v1/reminders runs every 5 minutes (Supabase Cron in production).
 Started in ${Math.round(performance.now() - started)} ms. Press Ctrl+C to stop.
 `);
 
+// Supabase Cron calls the reminders function every few minutes in production; here, a timer does.
+const REMINDERS_EVERY_MS = 5 * 60_000;
+const remindersTimer = setInterval(() => {
+  Promise.resolve(stack.handler(
+    new Request(`${apiUrl}/functions/v1/reminders`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.serviceRoleKey}` },
+    }),
+  )).then((res) => res.body?.cancel()).catch((error) => console.error("reminders failed:", error.name));
+}, REMINDERS_EVERY_MS);
+
 const stop = async () => {
+  clearInterval(remindersTimer);
   await server.shutdown();
   await stack.close();
   Deno.exit(0);

@@ -42,7 +42,20 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** The chat's 'now' (Deps.clock): time injected, not slept. */
   clock?: () => Date;
+  /**
+   * Send WhatsApp through the real twilio SDK to the Twilio stand-in
+   * (supabase/local/twilio/, at the gateway's /2010-04-01/*) instead of
+   * capturing it in `outbox`; the messages are in `stack.twilio.messages`.
+   */
+  twilio?: boolean;
 }
+
+/** The Twilio account of the tests that use the Twilio stand-in. */
+export const TEST_TWILIO = {
+  accountSid: `AC${"0123456789abcdef".repeat(2)}`,
+  authToken: "test-twilio-auth-token-0123456789",
+  from: "+14155238886",
+};
 
 export async function startTestStack(driver: Driver, options: StartOptions = {}): Promise<TestStack> {
   const dataDir = await Deno.makeTempDir({ prefix: "consultorio-test-" });
@@ -91,6 +104,13 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
       ready.gateway ? ready.gateway(request, info) : new Response("starting", { status: 503 }),
   );
   const origin = `http://127.0.0.1:${server.addr.port}`;
+  if (options.twilio) {
+    env.WHATSAPP_SENDER = "twilio";
+    env.TWILIO_ACCOUNT_SID = TEST_TWILIO.accountSid;
+    env.TWILIO_AUTH_TOKEN = TEST_TWILIO.authToken;
+    env.TWILIO_WHATSAPP_FROM = TEST_TWILIO.from;
+    env.TWILIO_API_URL = origin;
+  }
   let stack: Stack;
   try {
     stack = await createStack({
@@ -102,7 +122,7 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
       // A refused Realtime join waits 5 s on Supabase (and by default here); tests need not.
       realtime: { joinErrorBackoffMs: 50 },
       overrides: {
-        whatsapp,
+        ...(options.twilio ? {} : { whatsapp }),
         logger: createLogger("debug", (line) => logs.push(line)),
         rateLimits: options.rateLimits ?? RELAXED_LIMITS,
         clock: options.clock,

@@ -1,5 +1,7 @@
 import type { WhatsAppMessage, WhatsAppSender } from "./sender.ts";
 
+const LOCAL_FROM = "whatsapp:+14155238886";
+
 /**
  * The local default: prints the message instead of sending it, so that a
  * developer can read the code they would have received. Never used when
@@ -12,7 +14,11 @@ export function createConsoleWhatsAppSender(
     name: "console",
     send(message: WhatsAppMessage) {
       print(`[whatsapp → ${message.to}] ${message.body}`);
-      return Promise.resolve({ messageSid: `SM${crypto.randomUUID().replaceAll("-", "")}`, status: "sent" });
+      return Promise.resolve({
+        messageSid: `SM${crypto.randomUUID().replaceAll("-", "")}`,
+        status: "sent",
+        from: LOCAL_FROM,
+      });
     },
   };
 }

@@ -5,7 +5,14 @@ export interface WhatsAppMessage {
   body: string;
 }
 
+export interface SentWhatsAppMessage {
+  messageSid: string;
+  status: string;
+  /** The clinic's number, as `whatsapp:+...` (when the sender knows it). */
+  from?: string;
+}
+
 export interface WhatsAppSender {
   readonly name: string;
-  send(message: WhatsAppMessage): Promise<{ messageSid: string; status: string }>;
+  send(message: WhatsAppMessage): Promise<SentWhatsAppMessage>;
 }
