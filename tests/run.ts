@@ -2,12 +2,11 @@
  * `deno task test`: every test on PGlite and on a real PostgreSQL server.
  * Uses DATABASE_URL's server when given, otherwise starts a throwaway one;
  * prepares a template database once (bootstrap + migrations) that each
- * PostgreSQL test copies; prints the count per driver at the end.
+ * PostgreSQL test copies; after the whole suite, audits the logs it produced
+ * for PHI and secrets (tests/log_audit.after-suite.ts); prints the count per
+ * driver at the end.
  */
-import postgres from "postgres";
-import { createPostgresDatabase } from "../shared/db/postgres.ts";
-import { prepareDatabase } from "../supabase/local/migrate.ts";
-import { type PostgresServer, startPostgresServer } from "./helpers/postgres-server.ts";
+import { type PostgresServer, prepareTemplate, startPostgresServer } from "./helpers/postgres-server.ts";
 
 const TEMPLATE = "consultorio_test_template";
 
@@ -23,31 +22,38 @@ if (adminUrl) {
 
 let code = 1;
 try {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${TEMPLATE}`);
-  await admin.unsafe(`create database ${TEMPLATE}`);
-  await admin.end();
-  const templateUrl = new URL(adminUrl);
-  templateUrl.pathname = `/${TEMPLATE}`;
-  const db = createPostgresDatabase({ url: templateUrl.toString(), poolSize: 1 });
-  await prepareDatabase(db, { seed: false });
-  await db.close();
+  await prepareTemplate(adminUrl, TEMPLATE);
 
   const junit = Deno.env.get("TEST_JUNIT_PATH") ?? await Deno.makeTempFile({ suffix: ".xml" });
-  const args = ["test", "-A", `--junit-path=${junit}`, ...Deno.args];
-  if (!Deno.args.some((a) => !a.startsWith("-"))) args.push("tests/");
-  const result = await new Deno.Command(Deno.execPath(), {
-    args,
-    env: { TEST_PG_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE },
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  code = result.code;
-  printSummary(await Deno.readTextFile(junit).catch(() => ""));
+  const auditDir = await Deno.makeTempDir({ prefix: "consultorio-log-audit-" });
+  const wholeSuite = !Deno.args.some((a) => !a.startsWith("-"));
+  const env = { TEST_PG_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE, TEST_LOG_AUDIT_DIR: auditDir };
+  code = await denoTest(env, junit, ...Deno.args, ...(wholeSuite ? ["tests/"] : []));
+  let reports = await Deno.readTextFile(junit).catch(() => "");
+  if (wholeSuite) {
+    const auditJunit = await Deno.makeTempFile({ suffix: ".xml" });
+    const auditCode = await denoTest(env, auditJunit, "tests/log_audit.after-suite.ts");
+    code ||= auditCode;
+    reports += await Deno.readTextFile(auditJunit).catch(() => "");
+  } else {
+    console.log("log audit: skipped (it audits the whole suite's logs)");
+  }
+  await Deno.remove(auditDir, { recursive: true });
+  printSummary(reports);
 } finally {
   await server?.stop();
 }
 Deno.exit(code);
+
+async function denoTest(env: Record<string, string>, junit: string, ...args: string[]): Promise<number> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", `--junit-path=${junit}`, ...args],
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return result.code;
+}
 
 /** Per-driver counts from the JUnit report (tests, and the steps inside them), and the closing line. */
 function printSummary(xml: string) {

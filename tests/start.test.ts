@@ -4,69 +4,9 @@
  * database given by DATABASE_URL. It serves health, the seed's demo accounts
  * sign in, and a second start keeps the data.
  */
-import postgres from "postgres";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import { PG_URL } from "./helpers/stack.ts";
-
-const ROOT = new URL("../", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-interface Started {
-  output: string;
-  apiUrl: string;
-  stop(): Promise<void>;
-}
-
-async function startProduct(env: Record<string, string>): Promise<Started> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const decoder = new TextDecoder();
-  let output = "";
-  const reader = child.stdout.getReader();
-  const stderr = child.stderr.text();
-  const deadline = Date.now() + 60_000;
-  while (!output.includes("Press Ctrl+C")) {
-    const { value, done } = await reader.read();
-    if (done || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`start did not come up:\n${output}\n${await stderr}`);
-    }
-    output += decoder.decode(value);
-  }
-  const apiUrl = /API URL: (\S+)/.exec(output)![1];
-  return {
-    output,
-    apiUrl,
-    async stop() {
-      child.kill("SIGTERM");
-      const drain = (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      await Promise.all([child.status, drain, stderr]);
-    },
-  };
-}
-
-async function loginStatus(apiUrl: string, phone: string, password = "consultorio-demo") {
-  const res = await fetch(`${apiUrl}/functions/v1/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ phone, password }),
-  });
-  const body = await res.json();
-  return { status: res.status, token: body.data?.accessToken as string | undefined };
-}
+import { loginStatus, productEnv, type Started, startProduct } from "./helpers/product.ts";
 
 async function exercise(t: Deno.TestContext, env: Record<string, string>, driver: string) {
   let first: Started;
@@ -162,45 +102,21 @@ async function exercise(t: Deno.TestContext, env: Record<string, string>, driver
   });
 }
 
-Deno.test({
-  name: "README start command: the embedded default [pglite]",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn(t) {
-    const dir = await Deno.makeTempDir({ prefix: "consultorio-start-" });
-    const env = { CONSULTORIO_LOCAL_DIR: dir, PORT: String(freePort()), LOG_LEVEL: "warn" };
-    try {
-      await exercise(t, env, "pglite");
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
-});
-
-Deno.test({
-  name: "README start command: with DATABASE_URL [postgres]",
-  ignore: !PG_URL,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn(t) {
-    const dir = await Deno.makeTempDir({ prefix: "consultorio-start-" });
-    const name = `start_${crypto.randomUUID().replaceAll("-", "")}`;
-    const admin = postgres(PG_URL!, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
-    const url = new URL(PG_URL!);
-    url.pathname = `/${name}`;
-    const env = {
-      CONSULTORIO_LOCAL_DIR: dir,
-      PORT: String(freePort()),
-      LOG_LEVEL: "warn",
-      DATABASE_URL: url.toString(),
-    };
-    try {
-      await exercise(t, env, "postgres");
-    } finally {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
-});
+for (const driver of ["pglite", "postgres"] as const) {
+  Deno.test({
+    name: driver === "pglite"
+      ? "README start command: the embedded default [pglite]"
+      : "README start command: with DATABASE_URL [postgres]",
+    ignore: driver === "postgres" && !PG_URL,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn(t) {
+      const product = await productEnv(driver);
+      try {
+        await exercise(t, product.env, driver);
+      } finally {
+        await product.cleanUp();
+      }
+    },
+  });
+}

@@ -4,6 +4,10 @@
  * Uses the machine's initdb/pg_ctl (Debian's postgresql package).
  */
 
+import postgres from "postgres";
+import { createPostgresDatabase } from "../../shared/db/postgres.ts";
+import { prepareDatabase } from "../../supabase/local/migrate.ts";
+
 export interface PostgresServer {
   /** URL of the `postgres` database, as the superuser. */
   url: string;
@@ -79,4 +83,20 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * (Re)creates the database `name` on the server of `adminUrl` with the
+ * bootstrap and every migration, for tests to copy (`create database ... template`).
+ */
+export async function prepareTemplate(adminUrl: string, name: string) {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name}`);
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const templateUrl = new URL(adminUrl);
+  templateUrl.pathname = `/${name}`;
+  const db = createPostgresDatabase({ url: templateUrl.toString(), poolSize: 1 });
+  await prepareDatabase(db, { seed: false });
+  await db.close();
 }

@@ -11,6 +11,12 @@ import type { WhatsAppMessage, WhatsAppSender } from "../../shared/adapters/what
 import { RATE_LIMITS, type RateLimits } from "../../shared/auth/rate-limits.ts";
 import { hashPassword } from "../../shared/auth/password.ts";
 import { createStack, type Stack } from "../../supabase/local/stack.ts";
+import {
+  recordLogLine,
+  recordSensitive,
+  recordSensitiveRequest,
+  recordSensitiveResponse,
+} from "./log-audit.ts";
 
 export type Driver = "pglite" | "postgres";
 
@@ -89,6 +95,7 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
     name: "test-capture",
     send(message) {
       outbox.push(message);
+      recordSensitive(message.to, ...(message.body.match(/\d{6}/g) ?? []));
       return Promise.resolve({
         messageSid: `SM${crypto.randomUUID().replaceAll("-", "")}`,
         status: "queued",
@@ -123,7 +130,10 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
       realtime: { joinErrorBackoffMs: 50 },
       overrides: {
         ...(options.twilio ? {} : { whatsapp }),
-        logger: createLogger("debug", (line) => logs.push(line)),
+        logger: createLogger("debug", (line) => {
+          logs.push(line);
+          recordLogLine(line);
+        }),
         rateLimits: options.rateLimits ?? RELAXED_LIMITS,
         clock: options.clock,
       },
@@ -224,6 +234,7 @@ export async function createUser(
     [role, fields.name ?? "Test", fields.lastName ?? role, phone, email, specialtyId, await testPasswordHash],
   );
   const token = await login(s, phone, TEST_PASSWORD);
+  recordSensitive(phone, email, fields.name, fields.lastName, TEST_PASSWORD);
   return { id: user.id, role, phone, email, token };
 }
 
@@ -235,6 +246,7 @@ export async function login(s: TestStack, phone: string, password: string): Prom
   });
   const body = await res.json();
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(body)}`);
+  recordSensitive(phone, password, body.data.accessToken);
   return body.data.accessToken;
 }
 
@@ -261,6 +273,7 @@ export async function call(s: TestStack, method: string, path: string, options: 
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   let body: string | undefined = options.rawBody;
   if (options.body !== undefined) {
+    recordSensitiveRequest(options.body);
     body = JSON.stringify(options.body);
     headers["Content-Type"] ??= "application/json";
   }
@@ -270,5 +283,6 @@ export async function call(s: TestStack, method: string, path: string, options: 
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch { /* not JSON */ }
+  recordSensitiveResponse(parsed);
   return { status: res.status, headers: res.headers, body: parsed } as CallResult;
 }
