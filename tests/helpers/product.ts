@@ -20,13 +20,20 @@ export interface Started {
   apiUrl: string;
   /** Ctrl+C: a clean stop. */
   stop(): Promise<void>;
-  /** SIGKILL: no clean-up of any kind. */
+  /** SIGKILL: no clean-up of any kind (started "direct" only). */
   kill(): Promise<void>;
 }
 
-export async function startProduct(env: Record<string, string>): Promise<Started> {
+/**
+ * Starts the product with `deno task start`, or with the command that task runs
+ * when the test must SIGKILL it: a signal to `deno task` would not reach its child.
+ */
+export async function startProduct(
+  env: Record<string, string>,
+  via: "task" | "direct" = "task",
+): Promise<Started> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
+    args: via === "task" ? ["task", "start"] : ["run", "-A", "supabase/local/start.ts"],
     cwd: ROOT,
     env,
     stdout: "piped",
