@@ -1,0 +1,112 @@
+/**
+ * `deno task load`: the realistic mix of bench/mix.ts from 1, 8 and 32
+ * concurrent clients (--connections=1,8,32), --duration seconds each, then an
+ * optional soak (--soak seconds at the largest count, in windows of 10 s) that
+ * reports memory per window. On a throwaway PostgreSQL server (or
+ * DATABASE_URL's). Exits non-zero on any error, lost or duplicated message.
+ */
+import { parseArgs } from "node:util";
+import { prepareTemplate, startPostgresServer } from "../tests/helpers/postgres-server.ts";
+import type { MixResult } from "./mix.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    connections: { type: "string", default: "1,8,32" },
+    duration: { type: "string", default: "10" },
+    soak: { type: "string", default: "0" },
+    people: { type: "string", default: "32" },
+  },
+});
+
+export async function measureMix(
+  adminUrl: string,
+  options: { connections: number[]; durationSeconds: number; soakSeconds: number; people: number },
+  progress: (message: string) => void,
+): Promise<{ runs: MixResult[]; soak: MixResult[] }> {
+  await prepareTemplate(adminUrl, "consultorio_load_template");
+  Deno.env.set("TEST_PG_URL", adminUrl);
+  Deno.env.set("TEST_PG_TEMPLATE", "consultorio_load_template");
+  const stackHelpers = await import("../tests/helpers/stack.ts");
+  const clinic = await import("../tests/helpers/clinic.ts");
+  const { prepareMix, runMix } = await import("./mix.ts");
+  const s = await stackHelpers.startTestStack("postgres", { env: { LOG_LEVEL: "warn" } });
+  try {
+    progress(`preparing ${options.people} patients in live consultations, listening on Realtime`);
+    const mix = await prepareMix(s, { stack: stackHelpers, clinic }, options.people);
+    const runs: MixResult[] = [];
+    for (const connections of options.connections) {
+      const run = await runMix(s, mix, { connections, durationSeconds: options.durationSeconds });
+      progress(describe(run));
+      runs.push(run);
+    }
+    const soak: MixResult[] = [];
+    const soakConnections = Math.max(...options.connections);
+    for (let elapsed = 0; elapsed < options.soakSeconds; elapsed += 10) {
+      const window = await runMix(s, mix, { connections: soakConnections, durationSeconds: 10 });
+      progress(`soak ${elapsed + 10}s: ${describe(window)}`);
+      soak.push(window);
+    }
+    await mix.close();
+    return { runs, soak };
+  } finally {
+    await s.close();
+  }
+}
+
+export function describe(r: MixResult): string {
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  return `${r.connections} clients: ${Math.round(r.requestsPerSecond)} req/s, p50 ${
+    r.latency.p50.toFixed(1)
+  } ms, ` +
+    `p99 ${r.latency.p99.toFixed(1)} ms, statuses ${
+      JSON.stringify(r.statuses)
+    }, errors ${r.errors}, messages ` +
+    `${r.messages.acknowledged} acknowledged / ${r.messages.lost} lost / ${r.messages.duplicated} duplicated, ` +
+    `heap ${mb(r.heapUsed)}, rss ${mb(r.rss)}`;
+}
+
+if (import.meta.main) {
+  const given = Deno.env.get("DATABASE_URL");
+  const server = given ? undefined : await startPostgresServer();
+  let failed = true;
+  try {
+    const { runs, soak } = await measureMix(given ?? server!.url, {
+      connections: values.connections.split(",").map(Number),
+      durationSeconds: Number(values.duration),
+      soakSeconds: Number(values.soak),
+      people: Number(values.people),
+    }, (m) => console.log(`· ${m}`));
+    const all = [...runs, ...soak];
+    failed = all.some((r) => r.errors > 0 || r.messages.lost > 0 || r.messages.duplicated > 0);
+    const base = runs[0];
+    console.log("\nclients  req/s  scaling  p50 ms  p99 ms  errors  lost  dup");
+    for (const r of runs) {
+      console.log(
+        [
+          r.connections,
+          Math.round(r.requestsPerSecond),
+          (r.requestsPerSecond / base.requestsPerSecond).toFixed(2),
+          r.latency.p50,
+          r.latency.p99,
+          r.errors,
+          r.messages.lost,
+          r.messages.duplicated,
+        ].map(String)
+          .map((v, i) => (i === 0 ? v.padEnd(7) : v.padStart(6))).join("  "),
+      );
+    }
+    if (soak.length > 1) {
+      const heaps = soak.map((r) => r.heapUsed / 2 ** 20);
+      console.log(`soak heap per window (MiB): ${heaps.map((h) => h.toFixed(0)).join(", ")}`);
+    }
+    console.log(
+      failed
+        ? "\nFAILED: errors, lost or duplicated messages above"
+        : "\n0 errors, no message lost or duplicated",
+    );
+  } finally {
+    await server?.stop();
+  }
+  Deno.exit(failed ? 1 : 0);
+}
