@@ -9,18 +9,28 @@
  *    a large appointments table against a small one (two databases).
  * 3. At each size, the list query straight to the database: as the caller
  *    under row-level security against service_role with an explicit filter.
+ * 4. A consultation chat message's POST until the other side's supabase-js
+ *    client has the event, against a raw WebSocket echo through the same gateway.
+ * 5. The api function's cold start (process start to first answer) against a
+ *    bare Hono app's.
+ * 6. The realistic mix of bench/mix.ts at 1, 8 and 32 concurrent clients.
  *
  * Settings (environment): BENCH_REQUESTS (2000 per round and mode),
  * BENCH_WARMUP (200), BENCH_ROUNDS (3), BENCH_CONCURRENCY (8),
  * BENCH_RT_REQUESTS (200), BENCH_USERS (500 extra users),
  * BENCH_APPOINTMENTS_SMALL (10000) and BENCH_APPOINTMENTS_LARGE (1000000)
  * appointments, BENCH_LIST_REQUESTS (600 list requests per page and size),
- * BENCH_QUERY_CALLS (2000 database calls per path and size); DATABASE_URL to
+ * BENCH_QUERY_CALLS (2000 database calls per path and size), BENCH_REALTIME_SAMPLES
+ * (300 messages), BENCH_COLD_STARTS (10 starts of each), BENCH_MIX_SECONDS
+ * (10 seconds per client count); DATABASE_URL to
  * use that server (a fresh database is created and dropped) instead of a
  * throwaway one. A quick run: BENCH_APPOINTMENTS_LARGE=50000
  * BENCH_LIST_REQUESTS=100 BENCH_QUERY_CALLS=300 BENCH_REQUESTS=300.
  */
 import { measureAppointmentLists } from "./appointments-list.ts";
+import { measureColdStart } from "./cold-start.ts";
+import { measureMix } from "./load.ts";
+import { measureRealtimeLatency } from "./realtime-latency.ts";
 import { startBareServer } from "./bare-get.ts";
 import { DOCTORS, loadAppointments, PATIENTS, SLOT_MINUTES } from "./lib/appointments-data.ts";
 import { type BenchDatabase, createBenchDatabase, prepareBenchData } from "./lib/database.ts";
@@ -59,7 +69,11 @@ const config = {
   appointmentsLarge: setting("BENCH_APPOINTMENTS_LARGE", 1_000_000),
   listRequests: setting("BENCH_LIST_REQUESTS", 600),
   queryCalls: setting("BENCH_QUERY_CALLS", 2000),
+  realtimeSamples: setting("BENCH_REALTIME_SAMPLES", 300),
+  coldStarts: setting("BENCH_COLD_STARTS", 10),
+  mixSeconds: setting("BENCH_MIX_SECONDS", 10),
 };
+const MIX_CLIENTS = [1, 8, 32];
 /** Untimed calls before an appointment measurement: a tenth of the timed ones, at least 20. */
 const warmupFor = (count: number) => Math.max(20, Math.round(count / 10));
 
@@ -291,6 +305,29 @@ async function main() {
   const roundTrips = await measureRoundTrips(database, jwtSecret, data.doctor.id, token);
   const appointments = await measureAppointments(database, jwtSecret);
 
+  progress(`realtime: ${config.realtimeSamples} chat messages, and as many WebSocket echoes`);
+  const realtime = await measureRealtimeLatency({
+    samples: config.realtimeSamples,
+    warmup: warmupFor(config.realtimeSamples),
+    databaseUrl: database.adminUrl,
+  });
+  progress(`cold start: ${config.coldStarts} starts of the api function and of a bare Hono app`);
+  const coldStart = await measureColdStart({ runs: config.coldStarts, databaseUrl: database.adminUrl });
+  progress(`realistic mix: ${MIX_CLIENTS.join(", ")} clients, ${config.mixSeconds} s each`);
+  const { runs: mixRuns } = await measureMix(database.adminUrl, {
+    connections: MIX_CLIENTS,
+    durationSeconds: config.mixSeconds,
+    soakSeconds: 0,
+    people: 32,
+  }, progress);
+  const mix = mixRuns.map((m) => ({
+    connections: m.connections,
+    requestsPerSecond: m.requestsPerSecond,
+    latency: m.latency,
+    errors: m.errors,
+    messages: m.messages,
+  }));
+
   const versions = await dependencyVersions();
   const results: BenchResults = {
     timestamp: new Date().toISOString(),
@@ -339,10 +376,26 @@ async function main() {
         `statements. queryAsCaller is one round trip, asService two (its commit). ` +
         `${warmupFor(config.queryCalls)} warm-up calls each, then 2 alternating rounds over both sizes and ` +
         `the three paths, ${config.queryCalls} sequential calls per path and size in all.`,
+      realtime: `the real local stack on PostgreSQL in this process; the doctor POSTs a chat message in a ` +
+        `live consultation and the patient's supabase-js client, joined to the private channel ` +
+        `consultation:{id}, receives chat.message_created; one message at a time, ` +
+        `${warmupFor(config.realtimeSamples)} warm-up messages. Baseline: a raw WebSocket client sends to ` +
+        `an echo route of the same gateway and port and waits for the echo.`,
+      coldStart: `a new process per start (deno run), timed from spawn to the first 200 of GET /api/v1 ` +
+        `(polled every few ms), the api function with its real configuration against a bare Hono app on ` +
+        `the same path; ${config.coldStarts} starts of each, alternating.`,
+      mix: `autocannon against the real local stack on PostgreSQL in this process (bench/mix.ts: sign-in, ` +
+        `slots, the doctor's list, a booking, a chat message, a file prepared, uploaded through its signed ` +
+        `URL and confirmed), ${config.mixSeconds} s at each client count; 32 patients in live consultations ` +
+        `listen on Realtime and every acknowledged message must reach them exactly once. Throughput is ` +
+        `bounded by sign-in's Argon2id (about one request in eight).`,
     },
     latency,
     roundTrips,
     appointments,
+    realtime: { ...realtime, samples: config.realtimeSamples },
+    coldStart: { ...coldStart, eagerHeavyImports: coldStart.eagerHeavyImports ?? [] },
+    mix,
   };
 
   console.log(`\n${formatTable(results)}\n`);

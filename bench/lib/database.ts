@@ -12,6 +12,8 @@ import { startPostgresServer } from "../../tests/helpers/postgres-server.ts";
 export interface BenchDatabase {
   /** URL of the fresh database, as the server's owner role. */
   url: string;
+  /** URL of the server's `postgres` database as its superuser (for benches that make databases of their own). */
+  adminUrl: string;
   /** Where it lives, for the report. */
   source: "throwaway PostgreSQL server" | "DATABASE_URL";
   serverVersion: string;
@@ -48,6 +50,7 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     const [{ server_version }] = await admin.unsafe("show server_version");
     return {
       url,
+      adminUrl,
       source: given ? "DATABASE_URL" : "throwaway PostgreSQL server",
       serverVersion: String(server_version),
       another: create,

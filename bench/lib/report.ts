@@ -7,6 +7,10 @@ export const ROUND_TRIP_GOAL = 1;
 export const LIST_GROWTH_GOAL_AT_P50 = 1.3;
 /** The list query as the caller under RLS over service_role with an explicit filter, at p50. */
 export const RLS_GOAL_AT_P50 = 1.2;
+/** A chat message's POST until the other client's event, over a raw WebSocket echo, at p50. */
+export const REALTIME_GOAL_AT_P50 = 3;
+/** The api function's cold start (process start to first answer) over a bare Hono app's, at p50. */
+export const COLD_START_GOAL_AT_P50 = 2;
 
 export interface LatencyResult {
   /** Sequential requests, every round pooled. */
@@ -54,12 +58,47 @@ export interface QueryResult {
   answered: number;
 }
 
+export interface RealtimeResult {
+  /** POST .../messages until the patient's supabase-js client has chat.message_created. */
+  event: Summary;
+  /** A raw WebSocket message until its echo, through the same gateway. */
+  echo: Summary;
+  samples: number;
+}
+
+export interface ColdStartResult {
+  /** Process start to the first 200 of the api function. */
+  api: Summary;
+  /** The same for a bare Hono app. */
+  bare: Summary;
+  runs: number;
+  /** Heavy SDKs the api function imports before its first request (none is the goal). */
+  eagerHeavyImports: string[];
+}
+
+/** The realistic mix (bench/mix.ts) at one number of concurrent clients. */
+export interface MixRun {
+  connections: number;
+  requestsPerSecond: number;
+  latency: Summary;
+  errors: number;
+  messages: { acknowledged: number; lost: number; duplicated: number };
+}
+
 export interface BenchResults {
   timestamp: string;
   environment: Record<string, string | number>;
   config: Record<string, number>;
   requests: { secured: string; bare: string };
-  method: { latency: string; roundTrips: string; appointmentList: string; query: string };
+  method: {
+    latency: string;
+    roundTrips: string;
+    appointmentList: string;
+    query: string;
+    realtime: string;
+    coldStart: string;
+    mix: string;
+  };
   latency: { secured: LatencyResult; bare: LatencyResult };
   roundTrips: { secured: RoundTripResult; bare: RoundTripResult };
   appointments: {
@@ -69,6 +108,9 @@ export interface BenchResults {
     list: [ListResult, ListResult];
     query: [QueryResult, QueryResult];
   };
+  realtime: RealtimeResult;
+  coldStart: ColdStartResult;
+  mix: MixRun[];
 }
 
 interface Row {
@@ -181,7 +223,81 @@ function querySection(r: BenchResults): Section {
   };
 }
 
-const sections = (r: BenchResults) => [userSection(r), listSection(r), querySection(r)];
+function realtimeSection(r: BenchResults): Section {
+  const { event, echo } = r.realtime;
+  return {
+    title: "chat message to the other client",
+    measured: "POST → event",
+    baseline: "WebSocket echo",
+    rows: [
+      {
+        metric: "p50 (ms)",
+        measured: event.p50,
+        baseline: echo.p50,
+        digits: 3,
+        goal: `≤ ${REALTIME_GOAL_AT_P50}x at p50`,
+      },
+      { metric: "p99 (ms)", measured: event.p99, baseline: echo.p99, digits: 3 },
+    ],
+  };
+}
+
+function coldStartSection(r: BenchResults): Section {
+  const { api, bare } = r.coldStart;
+  return {
+    title: "cold start (process start to first answer)",
+    measured: "api function",
+    baseline: "bare Hono",
+    rows: [
+      {
+        metric: "p50 (ms)",
+        measured: api.p50,
+        baseline: bare.p50,
+        digits: 1,
+        goal: `≤ ${COLD_START_GOAL_AT_P50}x at p50`,
+      },
+      { metric: "max (ms)", measured: api.max, baseline: bare.max, digits: 1 },
+    ],
+  };
+}
+
+function mixSection(r: BenchResults): Section {
+  const [base] = r.mix;
+  return {
+    title: "realistic mix (bench/mix.ts)",
+    measured: "N clients",
+    baseline: `${base.connections} client`,
+    rows: r.mix.slice(1).flatMap((run) => [
+      {
+        metric: `throughput, ${run.connections} clients (req/s)`,
+        measured: run.requestsPerSecond,
+        baseline: base.requestsPerSecond,
+        digits: 0,
+      },
+      {
+        metric: `p50, ${run.connections} clients (ms)`,
+        measured: run.latency.p50,
+        baseline: base.latency.p50,
+        digits: 1,
+      },
+      {
+        metric: `p99, ${run.connections} clients (ms)`,
+        measured: run.latency.p99,
+        baseline: base.latency.p99,
+        digits: 1,
+      },
+    ]),
+  };
+}
+
+const sections = (r: BenchResults) => [
+  userSection(r),
+  listSection(r),
+  querySection(r),
+  realtimeSection(r),
+  coldStartSection(r),
+  mixSection(r),
+];
 
 interface Goal {
   key: string;
@@ -223,6 +339,20 @@ function goals(r: BenchResults): Goal[] {
       limit: RLS_GOAL_AT_P50,
       unit: "x",
     },
+    {
+      key: "realtimeEventP50Ratio",
+      what: "chat message POST → other client's event, over a WebSocket echo at p50",
+      value: r.realtime.event.p50 / r.realtime.echo.p50,
+      limit: REALTIME_GOAL_AT_P50,
+      unit: "x",
+    },
+    {
+      key: "coldStartP50Ratio",
+      what: "api function cold start over a bare Hono app's at p50",
+      value: r.coldStart.api.p50 / r.coldStart.bare.p50,
+      limit: COLD_START_GOAL_AT_P50,
+      unit: "x",
+    },
   ];
 }
 
@@ -232,6 +362,19 @@ function verdicts(r: BenchResults): string[] {
   return goals(r).map((g) =>
     `${g.what}: ${g.value.toFixed(2)}${g.unit}, goal ≤ ${g.limit}${g.unit} ${met(g) ? "met" : "NOT met"}`
   );
+}
+
+/** What the mix checked, and what the api function loads eagerly. */
+function checks(r: BenchResults): string[] {
+  const mix = r.mix.map((m) =>
+    `${m.connections} clients: ${m.errors} errors, ${m.messages.acknowledged} messages, ` +
+    `${m.messages.lost} lost, ${m.messages.duplicated} duplicated`
+  ).join("; ");
+  const eager = r.coldStart.eagerHeavyImports;
+  return [
+    `realistic mix: ${mix}`,
+    `heavy SDKs imported before the first request: ${eager.length ? eager.join(", ") : "none"}`,
+  ];
 }
 
 function loads(r: BenchResults): string {
@@ -276,6 +419,7 @@ export function formatTable(r: BenchResults): string {
     ...body.map(line),
     "",
     ...verdicts(r),
+    ...checks(r),
     "",
     loads(r),
     "",
@@ -283,6 +427,9 @@ export function formatTable(r: BenchResults): string {
     `round trips: ${r.method.roundTrips}`,
     `appointment list: ${r.method.appointmentList}`,
     `list query: ${r.method.query}`,
+    `realtime: ${r.method.realtime}`,
+    `cold start: ${r.method.coldStart}`,
+    `realistic mix: ${r.method.mix}`,
   ].join("\n");
 }
 
@@ -305,7 +452,7 @@ export function formatMarkdown(r: BenchResults): string {
     row(["---", "---:", "---:", "---:", "---"]),
     ...lines(r, (s) => [s.title, s.measured, s.baseline, "", ""].map(bold)).map(row),
     "",
-    ...verdicts(r).map((v) => `- ${v}`),
+    ...[...verdicts(r), ...checks(r)].map((v) => `- ${v}`),
     "",
     `${loads(r)[0].toUpperCase()}${loads(r).slice(1)}`,
     "",
@@ -316,6 +463,12 @@ export function formatMarkdown(r: BenchResults): string {
     `Appointment list: ${r.method.appointmentList}`,
     "",
     `List query: ${r.method.query}`,
+    "",
+    `Realtime: ${r.method.realtime}`,
+    "",
+    `Cold start: ${r.method.coldStart}`,
+    "",
+    `Realistic mix: ${r.method.mix}`,
     "",
   ].join("\n");
 }
@@ -344,6 +497,9 @@ export function toJson(r: BenchResults): unknown {
     latency: roundDeep(r.latency),
     roundTrips: roundDeep(r.roundTrips),
     appointments: roundDeep(r.appointments),
+    realtime: roundDeep(r.realtime),
+    coldStart: roundDeep(r.coldStart),
+    mix: roundDeep(r.mix),
   };
 }
 
