@@ -21,7 +21,6 @@ import {
 export type Driver = "pglite" | "postgres";
 
 export const PG_URL = Deno.env.get("TEST_PG_URL");
-const PG_TEMPLATE = Deno.env.get("TEST_PG_TEMPLATE");
 
 export interface TestStack {
   driver: Driver;
@@ -72,18 +71,21 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
   };
   let dropDatabase = async () => {};
   if (driver === "postgres") {
-    if (!PG_URL || !PG_TEMPLATE) {
+    // Read now, not at import: the bench and the fuzzer set them after importing this module.
+    const pgUrl = Deno.env.get("TEST_PG_URL");
+    const pgTemplate = Deno.env.get("TEST_PG_TEMPLATE");
+    if (!pgUrl || !pgTemplate) {
       throw new Error("TEST_PG_URL is not set: run the tests with `deno task test`");
     }
     const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
-    const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name} template ${PG_TEMPLATE}`);
+    const admin = postgres(pgUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name} template ${pgTemplate}`);
     await admin.end();
-    const url = new URL(PG_URL);
+    const url = new URL(pgUrl);
     url.pathname = `/${name}`;
     env.DATABASE_URL = url.toString();
     dropDatabase = async () => {
-      const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
+      const admin = postgres(pgUrl, { max: 1, onnotice: () => {} });
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
     };
