@@ -40,6 +40,9 @@ try {
   }
   await Deno.remove(auditDir, { recursive: true });
   printSummary(reports);
+  if (code !== 0) {
+    console.log("deno test failed: see FAILURES and ERRORS above (an uncaught error fails a file)");
+  }
 } finally {
   await server?.stop();
 }

@@ -163,7 +163,8 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       openai,
       twilio,
       close: async () => {
-        await twilio?.settle();
+        // The stand-ins' webhooks in flight write to the database: let them land first.
+        await Promise.all([twilio?.settle(), livekit?.settled()]);
         await realtime.close();
         await deps.db.close();
       },
