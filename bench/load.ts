@@ -6,8 +6,9 @@
  * DATABASE_URL's). Exits non-zero on any error, lost or duplicated message.
  */
 import { parseArgs } from "node:util";
-import { prepareTemplate, startPostgresServer } from "../tests/helpers/postgres-server.ts";
-import type { MixResult } from "./mix.ts";
+import { prepareTestStacks, startPostgresServer } from "../tests/helpers/postgres-server.ts";
+import { startTestStack } from "../tests/helpers/stack.ts";
+import { type MixResult, prepareMix, runMix } from "./mix.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,16 +25,11 @@ export async function measureMix(
   options: { connections: number[]; durationSeconds: number; soakSeconds: number; people: number },
   progress: (message: string) => void,
 ): Promise<{ runs: MixResult[]; soak: MixResult[] }> {
-  await prepareTemplate(adminUrl, "consultorio_load_template");
-  Deno.env.set("TEST_PG_URL", adminUrl);
-  Deno.env.set("TEST_PG_TEMPLATE", "consultorio_load_template");
-  const stackHelpers = await import("../tests/helpers/stack.ts");
-  const clinic = await import("../tests/helpers/clinic.ts");
-  const { prepareMix, runMix } = await import("./mix.ts");
-  const s = await stackHelpers.startTestStack("postgres", { env: { LOG_LEVEL: "warn" } });
+  await prepareTestStacks(adminUrl, "consultorio_bench_template");
+  const s = await startTestStack("postgres", { env: { LOG_LEVEL: "warn" } });
   try {
     progress(`preparing ${options.people} patients in live consultations, listening on Realtime`);
-    const mix = await prepareMix(s, { stack: stackHelpers, clinic }, options.people);
+    const mix = await prepareMix(s, options.people);
     const runs: MixResult[] = [];
     for (const connections of options.connections) {
       const run = await runMix(s, mix, { connections, durationSeconds: options.durationSeconds });

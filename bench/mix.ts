@@ -17,10 +17,8 @@
 import autocannon from "autocannon";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { summarize, type Summary } from "./lib/stats.ts";
-import type { TestStack, TestUser } from "../tests/helpers/stack.ts";
-
-type Stack = typeof import("../tests/helpers/stack.ts");
-type Clinic = typeof import("../tests/helpers/clinic.ts");
+import { PATIENT_PASSWORD, specialtyOf, startLiveConsultation } from "../tests/helpers/clinic.ts";
+import { createUser, type TestStack, type TestUser } from "../tests/helpers/stack.ts";
 
 export interface MixResult {
   connections: number;
@@ -45,45 +43,21 @@ interface Person {
 }
 
 /** The people of the mix, each patient in a live consultation with one of the doctors, listening on it. */
-export async function prepareMix(
-  s: TestStack,
-  helpers: { stack: Stack; clinic: Clinic },
-  people: number,
-) {
-  const { call, createUser } = helpers.stack;
-  const { registerPatient, specialtyOf, book, PATIENT_PASSWORD } = helpers.clinic;
+export async function prepareMix(s: TestStack, people: number) {
   const admin = await createUser(s, "admin");
   const doctors = await Promise.all(Array.from({ length: 4 }, () => createUser(s, "doctor")));
   const persons: Person[] = [];
   for (let i = 0; i < people; i++) {
     const doctor = doctors[i % doctors.length];
-    const patient = await registerPatient(s, admin, "Carga");
-    const specialtyId = await specialtyOf(s, doctor);
     const start = new Date(Date.now() + 86_400_000 + i * 3_600_000);
     start.setUTCMinutes(0, 0, 0);
-    const booked = await book(s, admin.token, {
-      patientId: patient.id,
-      doctorId: doctor.id,
-      specialtyId,
-      start: start.toISOString(),
-      end: new Date(start.getTime() + 1_800_000).toISOString(),
+    const consultation = await startLiveConsultation(s, { admin, doctor, patientName: "Carga" }, start);
+    persons.push({
+      patient: consultation.patient,
+      doctor,
+      specialtyId: await specialtyOf(s, doctor),
+      consultationId: consultation.id,
     });
-    const appointmentId = booked.body.data.id;
-    await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-      token: doctor.token,
-      body: { status: "CONFIRMED" },
-    });
-    const opened = await call(s, "POST", "/v1/consultations", {
-      token: doctor.token,
-      body: { appointmentId },
-    });
-    const consultationId = opened.body.data.id;
-    await call(s, "POST", `/v1/consultations/${consultationId}/check-in`, { token: patient.token });
-    const started = await call(s, "POST", `/v1/consultations/${consultationId}/start`, {
-      token: doctor.token,
-    });
-    if (started.status !== 200) throw new Error(`consultation not started: ${JSON.stringify(started.body)}`);
-    persons.push({ patient, doctor, specialtyId, consultationId });
   }
 
   // Each patient's supabase-js client on their consultation's channel: the message ids it heard, and how often.

@@ -13,19 +13,16 @@
  * upgraded by this module's own handler in front of the stack's gateway, which
  * sends every message back. Timed from the send to the echo, one at a time.
  *
- * The stack is the real local one (supabase/local/stack.ts: functions,
+ * The stack is the real local one (the tests' startTestStack: functions,
  * Realtime, gateway) on a fresh PostgreSQL database of its own, in this
  * process; the fixture (a doctor, a patient, a confirmed appointment, its
- * consultation checked in and started) goes through the API as in
- * tests/consultations.test.ts. Event and echo samples alternate.
+ * consultation checked in and started) goes through the API
+ * (startLiveConsultation). Event and echo samples alternate.
  */
 import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
-import postgres from "postgres";
-import type { WhatsAppSender } from "../shared/adapters/whatsapp/sender.ts";
-import { createLogger } from "../shared/app/logger.ts";
-import { createStack, type Stack } from "../supabase/local/stack.ts";
-import { at, book, registerPatient, specialtyOf } from "../tests/helpers/clinic.ts";
-import { call, createUser, RELAXED_LIMITS, type TestStack } from "../tests/helpers/stack.ts";
+import { startLiveConsultation } from "../tests/helpers/clinic.ts";
+import { prepareTestStacks } from "../tests/helpers/postgres-server.ts";
+import { createUser, startTestStack } from "../tests/helpers/stack.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 
 export interface RealtimeLatencyResult {
@@ -72,47 +69,6 @@ function echo(request: Request): Response {
   return response;
 }
 
-/** The WhatsApp sender of the run: nothing is printed or sent (no step of the fixture needs it). */
-const silentWhatsApp: WhatsAppSender = {
-  name: "bench-silent",
-  send: () =>
-    Promise.resolve({ messageSid: `SM${crypto.randomUUID().replaceAll("-", "")}`, status: "queued" }),
-};
-
-/** The consultation of the run, in progress, and its two people's access tokens. */
-async function startConsultation(s: TestStack) {
-  const expect = (res: { status: number; body: unknown }, status: number, what: string) => {
-    if (res.status !== status) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
-  };
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(2, 10),
-    end: at(2, 10, 30),
-  });
-  expect(booked, 201, "book");
-  const appointmentId = booked.body.data.id;
-  const confirmed = await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-    token: doctor.token,
-    body: { status: "CONFIRMED" },
-  });
-  expect(confirmed, 200, "confirm");
-  const opened = await call(s, "POST", "/v1/consultations", { token: doctor.token, body: { appointmentId } });
-  expect(opened, 201, "open the consultation");
-  const id: string = opened.body.data.id;
-  expect(
-    await call(s, "POST", `/v1/consultations/${id}/check-in`, { token: patient.token }),
-    200,
-    "check in",
-  );
-  expect(await call(s, "POST", `/v1/consultations/${id}/start`, { token: doctor.token }), 200, "start");
-  return { id, doctorToken: doctor.token, patientToken: patient.token };
-}
-
 function subscribe(channel: RealtimeChannel): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = false;
@@ -143,61 +99,19 @@ export async function measureRealtimeLatency(
 ): Promise<RealtimeLatencyResult> {
   const cleanups: Cleanup[] = [];
   try {
-    // The stack's database: bootstrap and migrations are applied by createStack (no seed).
-    const name = `consultorio_bench_rt_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-    const admin = postgres(options.databaseUrl, { max: 1, onnotice: () => {} });
-    cleanups.push(() => admin.end({ timeout: 5 }));
-    await admin.unsafe(`create database ${name}`);
-    cleanups.push(() => admin.unsafe(`drop database if exists ${name} with (force)`).then(() => {}));
-    const databaseUrl = new URL(options.databaseUrl);
-    databaseUrl.pathname = `/${name}`;
-
-    const dataDir = await Deno.makeTempDir({ prefix: "consultorio-bench-rt-" });
-    cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
-
-    // Listen first, as tests/helpers/stack.ts does: the stack gives its URL to the functions
-    // (SUPABASE_URL, LIVEKIT_URL). The echo shares the gateway's server and port.
-    const ready: { gateway?: Stack["handler"] } = {};
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request, info) => {
-      if (new URL(request.url).pathname === ECHO_PATH) return echo(request);
-      return ready.gateway ? ready.gateway(request, info) : new Response("starting", { status: 503 });
+    await prepareTestStacks(options.databaseUrl, "consultorio_bench_template");
+    // The echo shares the gateway's server and port.
+    const s = await startTestStack("postgres", {
+      route: (request) => new URL(request.url).pathname === ECHO_PATH ? echo(request) : undefined,
+      env: { LOG_LEVEL: "warn" },
     });
-    cleanups.push(() => server.shutdown());
-    const origin = `http://127.0.0.1:${server.addr.port}`;
-
-    const stack = await createStack({
-      dataDir,
-      env: {
-        JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
-        DATABASE_URL: databaseUrl.toString(),
-        WHATSAPP_SENDER: "console",
-      },
-      inMemory: true,
-      seed: false,
-      publicUrl: origin,
-      overrides: {
-        whatsapp: silentWhatsApp,
-        logger: createLogger("warn"),
-        // The run sends more messages than the product's limits let one doctor send.
-        rateLimits: RELAXED_LIMITS,
-      },
-    });
-    // Closed before the server shuts down: it closes the Realtime sockets the server would wait for.
-    cleanups.push(() => stack.close());
-    ready.gateway = stack.handler;
-
-    // The shape the tests' fixture helpers take (they use the stack's database and its api URL only).
-    const s: TestStack = {
-      driver: "postgres",
-      stack,
-      origin,
-      dataDir,
-      api: (path) => `${origin}/functions/v1/api${path}`,
-      outbox: [],
-      logs: [],
-      close: () => Promise.resolve(),
-    };
-    const consultation = await startConsultation(s);
+    cleanups.push(() => s.close());
+    const { origin, stack } = s;
+    const admin = await createUser(s, "admin");
+    const doctor = await createUser(s, "doctor");
+    const start = new Date(Date.now() + 2 * 86_400_000);
+    start.setUTCHours(10, 0, 0, 0);
+    const consultation = await startLiveConsultation(s, { admin, doctor, patientName: "Pablo" }, start);
 
     // The patient's client, as a frontend subscribes (tests/consultations.test.ts).
     const patient: SupabaseClient = createClient(origin, stack.anonKey, {
@@ -207,7 +121,7 @@ export async function measureRealtimeLatency(
       await patient.removeAllChannels();
       patient.realtime.disconnect();
     });
-    await patient.realtime.setAuth(consultation.patientToken);
+    await patient.realtime.setAuth(consultation.patient.token);
     const channel = patient.channel(`consultation:${consultation.id}`, { config: { private: true } });
     // Each message's event, told apart by its clientMsgId.
     const waiting = new Map<string, (arrivedAt: number) => void>();
@@ -219,7 +133,7 @@ export async function measureRealtimeLatency(
 
     const messagesUrl = s.api(`/v1/consultations/${consultation.id}/messages`);
     const headers = {
-      Authorization: `Bearer ${consultation.doctorToken}`,
+      Authorization: `Bearer ${doctor.token}`,
       "Content-Type": "application/json",
     };
     let sent = 0;

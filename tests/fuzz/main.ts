@@ -5,7 +5,9 @@
  * first finding, printed with the seed that reproduces it (--seed=N).
  */
 import { parseArgs } from "node:util";
-import { type PostgresServer, prepareTemplate, startPostgresServer } from "../helpers/postgres-server.ts";
+import { type PostgresServer, prepareTestStacks, startPostgresServer } from "../helpers/postgres-server.ts";
+import { startTestStack } from "../helpers/stack.ts";
+import { fuzz } from "./run-fuzz.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -25,14 +27,9 @@ if (driver === "postgres") {
     server = await startPostgresServer();
     adminUrl = server.url;
   }
-  await prepareTemplate(adminUrl, "consultorio_fuzz_template");
-  // Read by the test stack when it is first imported, below.
-  Deno.env.set("TEST_PG_URL", adminUrl);
-  Deno.env.set("TEST_PG_TEMPLATE", "consultorio_fuzz_template");
+  await prepareTestStacks(adminUrl, "consultorio_fuzz_template");
 }
 
-const { startTestStack } = await import("../helpers/stack.ts");
-const { fuzz } = await import("./run-fuzz.ts");
 const s = await startTestStack(driver);
 const started = performance.now();
 let failed = true;

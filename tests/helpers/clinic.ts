@@ -99,3 +99,48 @@ export function clinicHistoryBody(appointmentId: string) {
     },
   };
 }
+
+/**
+ * A consultation in progress, as a clinic gets there through the API: `admin`
+ * registers a patient and books them with `doctor` at `start` (30 minutes),
+ * the doctor confirms and opens the consultation, the patient checks in, the
+ * doctor starts it. Throws on any unexpected answer.
+ */
+export async function startLiveConsultation(
+  s: TestStack,
+  people: { admin: TestUser; doctor: TestUser; patientName?: string },
+  start: Date,
+): Promise<{ id: string; patient: TestPatient }> {
+  const { admin, doctor } = people;
+  const expect = (res: { status: number; body: unknown }, status: number, what: string) => {
+    if (res.status !== status) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  };
+  const patient = await registerPatient(s, admin, people.patientName);
+  const booked = await book(s, admin.token, {
+    patientId: patient.id,
+    doctorId: doctor.id,
+    specialtyId: await specialtyOf(s, doctor),
+    start: start.toISOString(),
+    end: new Date(start.getTime() + 1_800_000).toISOString(),
+  });
+  expect(booked, 201, "book");
+  const appointmentId = booked.body.data.id;
+  expect(
+    await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
+      token: doctor.token,
+      body: { status: "CONFIRMED" },
+    }),
+    200,
+    "confirm",
+  );
+  const opened = await call(s, "POST", "/v1/consultations", { token: doctor.token, body: { appointmentId } });
+  expect(opened, 201, "open the consultation");
+  const id: string = opened.body.data.id;
+  expect(
+    await call(s, "POST", `/v1/consultations/${id}/check-in`, { token: patient.token }),
+    200,
+    "check in",
+  );
+  expect(await call(s, "POST", `/v1/consultations/${id}/start`, { token: doctor.token }), 200, "start");
+  return { id, patient };
+}

@@ -100,3 +100,14 @@ export async function prepareTemplate(adminUrl: string, name: string) {
   await prepareDatabase(db, { seed: false });
   await db.close();
 }
+
+/**
+ * Makes `startTestStack("postgres")` work outside `deno task test` (the fuzzer,
+ * the bench): prepares the template `name` on the server of `adminUrl` and
+ * points the test stacks at it, as tests/run.ts does for the suite.
+ */
+export async function prepareTestStacks(adminUrl: string, name: string) {
+  await prepareTemplate(adminUrl, name);
+  Deno.env.set("TEST_PG_URL", adminUrl);
+  Deno.env.set("TEST_PG_TEMPLATE", name);
+}

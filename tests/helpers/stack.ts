@@ -45,6 +45,8 @@ export interface StartOptions {
   seed?: boolean;
   rateLimits?: RateLimits;
   env?: Record<string, string>;
+  /** Answers some requests itself in front of the gateway, on the same port (the bench's WebSocket echo). */
+  route?: (request: Request) => Response | undefined;
   /** The chat's 'now' (Deps.clock): time injected, not slept. */
   clock?: () => Date;
   /**
@@ -110,7 +112,8 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (request, info) =>
-      ready.gateway ? ready.gateway(request, info) : new Response("starting", { status: 503 }),
+      options.route?.(request) ??
+        (ready.gateway ? ready.gateway(request, info) : new Response("starting", { status: 503 })),
   );
   const origin = `http://127.0.0.1:${server.addr.port}`;
   if (options.twilio) {
