@@ -7,9 +7,9 @@
 import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertRejects } from "./helpers/std.ts";
-import { call, createUser, testBothDrivers } from "./helpers/stack.ts";
+import { call, createUser, PG_URL, startTestStack, testBothDrivers } from "./helpers/stack.ts";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
-import type { Claims } from "../shared/db/database.ts";
+import type { Claims, Queryable } from "../shared/db/database.ts";
 
 testBothDrivers("clinical: patients, who sees them, and their antecedents", async (t, s) => {
   const admin = await createUser(s, "admin");
@@ -684,7 +684,8 @@ testBothDrivers(
         })));
       const statuses = results.map((r) => r.status);
       assertEquals(statuses.filter((x) => x === 201).length, 1, `statuses: ${[...new Set(statuses)]}`);
-      assertEquals(statuses.filter((x) => x === 409).length, 99);
+      const answers = results.map((r) => `${r.status} ${r.body?.code ?? ""}`);
+      assertEquals(statuses.filter((x) => x === 409).length, 99, `answers: ${[...new Set(answers)]}`);
       assert(results.filter((r) => r.status === 409).every((r) => r.body.code === "APP_001"));
       const [{ n }] = await s.stack.deps.db.queryAsOwner<{ n: number }>(
         "select count(*)::int as n from public.appointments where doctor_id = $1",
@@ -694,6 +695,116 @@ testBothDrivers(
     });
   },
 );
+
+Deno.test({
+  name: "clinical: a doctor's schedule has one writer at a time, so bookings never deadlock [postgres]",
+  // Two transactions at once need a server: PGlite runs one at a time.
+  ignore: !PG_URL,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const s = await startTestStack("postgres");
+    const openWriters: Array<{ commit(): void; done: Promise<unknown> }> = [];
+    try {
+      const admin = await createUser(s, "admin");
+      const doctor = await createUser(s, "doctor");
+      const otherDoctor = await createUser(s, "doctor");
+      const specialtyId = await specialtyOf(s, doctor);
+      const patient = await registerPatient(s, admin);
+      const adminClaims = (await verifyAccessToken(admin.token, s.stack.config.jwt))! as Claims;
+
+      /** Runs `write` in a transaction as the admin and keeps it open until `commit()`. */
+      function openWriter(write: (tx: Queryable) => Promise<unknown>) {
+        let commit!: () => void;
+        const committed = new Promise<void>((resolve) => commit = resolve);
+        let written!: () => void;
+        const wrote = new Promise<void>((resolve) => written = resolve);
+        const done = s.stack.deps.db.asCaller(adminClaims, async (tx) => {
+          await write(tx);
+          written();
+          await committed;
+        });
+        const ready = Promise.race([
+          wrote,
+          done.then(() => Promise.reject(new Error("ended before commit"))),
+        ]);
+        openWriters.push({ commit, done });
+        return { ready, commit, done };
+      }
+      const waitersForTheLock = async () => {
+        const [{ n }] = await s.stack.deps.db.queryAsOwner<{ n: number }>(
+          `select count(*)::int as n from pg_locks
+            where locktype = 'advisory' and classid = 1001 and not granted`,
+        );
+        return n;
+      };
+      async function untilWaiters(n: number) {
+        const deadline = Date.now() + 5_000;
+        while (await waitersForTheLock() !== n) {
+          if (Date.now() > deadline) throw new Error(`no ${n} waiter(s) for the doctor's lock`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      const slot = { patientId: patient.id, specialtyId, start: at(6, 15), end: at(6, 15, 30) };
+
+      await t.step(
+        "a second booking of the slot waits for the first to commit, then gets 409; another doctor's does not wait",
+        async () => {
+          const first = openWriter((tx) =>
+            tx.query(
+              `insert into public.appointments
+               (patient_id, doctor_id, specialty_id, reason, starts_at, ends_at, created_by)
+             values ($1, $2, $3, 'Control general', $4, $5, auth.uid())`,
+              [patient.id, doctor.id, specialtyId, slot.start, slot.end],
+            )
+          );
+          await first.ready;
+          const second = book(s, admin.token, { ...slot, doctorId: doctor.id });
+          await untilWaiters(1);
+
+          // Meanwhile another doctor's booking does not wait.
+          assertOk(await book(s, admin.token, { ...slot, doctorId: otherDoctor.id }), 201);
+
+          first.commit();
+          await first.done;
+          assertProblem(await second, 409, "APP_001");
+          assertEquals(await waitersForTheLock(), 0);
+        },
+      );
+
+      await t.step(
+        "two replacements of the weekly hours run one after the other; the last wins",
+        async () => {
+          const path = `/v1/doctors/${doctor.id}/availability/weekly-hours`;
+          const mornings = [{ weekday: 2, startTime: "09:00", endTime: "12:00", slotMinutes: 30 }];
+          const evenings = [{ weekday: 2, startTime: "11:00", endTime: "14:00", slotMinutes: 30 }];
+          const first = openWriter(async (tx) => {
+            await tx.query("select app.lock_doctor_schedule($1)", [doctor.id]);
+            await tx.query(
+              `insert into public.doctor_weekly_hours (doctor_id, weekday, start_time, end_time, slot_minutes)
+             values ($1, 2, '09:00', '12:00', 30)`,
+              [doctor.id],
+            );
+          });
+          await first.ready;
+          const second = call(s, "PUT", path, { token: doctor.token, body: { weeklyHours: evenings } });
+          await untilWaiters(1);
+          first.commit();
+          await first.done;
+          const res = await second;
+          assertOk(res);
+          assertEquals(res.body.data.weeklyHours, evenings);
+          assert(JSON.stringify(res.body.data.weeklyHours) !== JSON.stringify(mornings));
+        },
+      );
+    } finally {
+      // A failed step must not leave its transaction open: closing would wait for it.
+      for (const writer of openWriters) writer.commit();
+      await Promise.allSettled(openWriters.map((w) => w.done));
+      await s.close();
+    }
+  },
+});
 
 testBothDrivers("clinical: walking 500 appointments by cursor returns each once", async (t, s) => {
   const admin = await createUser(s, "admin");

@@ -116,6 +116,8 @@ export const replaceWeeklyHours: AppRouteHandler<ReplaceWeeklyHoursRoute> = asyn
   const { weeklyHours } = c.req.valid("json");
   const availability = await c.var.db.transaction(async (tx) => {
     await requireDoctor(tx, id);
+    // A separate statement, so that the delete's snapshot sees the previous replacement's rows.
+    await tx.query("select app.lock_doctor_schedule($1)", [id]);
     await tx.query("delete from public.doctor_weekly_hours where doctor_id = $1", [id]);
     if (weeklyHours.length) {
       await tx.query(
