@@ -7,7 +7,14 @@
 import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertRejects } from "./helpers/std.ts";
-import { call, createUser, PG_URL, startTestStack, testBothDrivers } from "./helpers/stack.ts";
+import {
+  call,
+  createUser,
+  PG_URL,
+  startTestStack,
+  testBothDrivers,
+  type TestStack,
+} from "./helpers/stack.ts";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
 import type { Claims, Queryable } from "../shared/db/database.ts";
 
@@ -696,6 +703,37 @@ testBothDrivers(
   },
 );
 
+/** Runs `write` in a transaction as `claims` and keeps it open until `commit()`. */
+function openTransaction(s: TestStack, claims: Claims, write: (tx: Queryable) => Promise<unknown>) {
+  let commit!: () => void;
+  const committed = new Promise<void>((resolve) => commit = resolve);
+  let written!: () => void;
+  const wrote = new Promise<void>((resolve) => written = resolve);
+  const done = s.stack.deps.db.asCaller(claims, async (tx) => {
+    await write(tx);
+    written();
+    await committed;
+  });
+  const ready = Promise.race([wrote, done.then(() => Promise.reject(new Error("ended before commit")))]);
+  return { ready, commit, done };
+}
+
+/** Transactions waiting for a doctor's schedule lock (app.lock_doctor_schedule: class 1001). */
+async function scheduleLockWaiters(s: TestStack): Promise<number> {
+  const [{ n }] = await s.stack.deps.db.queryAsOwner<{ n: number }>(
+    `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 1001 and not granted`,
+  );
+  return n;
+}
+
+async function untilScheduleLockWaiters(s: TestStack, n: number) {
+  const deadline = Date.now() + 5_000;
+  while (await scheduleLockWaiters(s) !== n) {
+    if (Date.now() > deadline) throw new Error(`no ${n} waiter(s) for the doctor's schedule lock`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 Deno.test({
   name: "clinical: a doctor's schedule has one writer at a time, so bookings never deadlock [postgres]",
   // Two transactions at once need a server: PGlite runs one at a time.
@@ -713,38 +751,13 @@ Deno.test({
       const patient = await registerPatient(s, admin);
       const adminClaims = (await verifyAccessToken(admin.token, s.stack.config.jwt))! as Claims;
 
-      /** Runs `write` in a transaction as the admin and keeps it open until `commit()`. */
-      function openWriter(write: (tx: Queryable) => Promise<unknown>) {
-        let commit!: () => void;
-        const committed = new Promise<void>((resolve) => commit = resolve);
-        let written!: () => void;
-        const wrote = new Promise<void>((resolve) => written = resolve);
-        const done = s.stack.deps.db.asCaller(adminClaims, async (tx) => {
-          await write(tx);
-          written();
-          await committed;
-        });
-        const ready = Promise.race([
-          wrote,
-          done.then(() => Promise.reject(new Error("ended before commit"))),
-        ]);
-        openWriters.push({ commit, done });
-        return { ready, commit, done };
-      }
-      const waitersForTheLock = async () => {
-        const [{ n }] = await s.stack.deps.db.queryAsOwner<{ n: number }>(
-          `select count(*)::int as n from pg_locks
-            where locktype = 'advisory' and classid = 1001 and not granted`,
-        );
-        return n;
+      const openWriter = (write: (tx: Queryable) => Promise<unknown>) => {
+        const writer = openTransaction(s, adminClaims, write);
+        openWriters.push(writer);
+        return writer;
       };
-      async function untilWaiters(n: number) {
-        const deadline = Date.now() + 5_000;
-        while (await waitersForTheLock() !== n) {
-          if (Date.now() > deadline) throw new Error(`no ${n} waiter(s) for the doctor's lock`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      }
+      const waitersForTheLock = () => scheduleLockWaiters(s);
+      const untilWaiters = (n: number) => untilScheduleLockWaiters(s, n);
       const slot = { patientId: patient.id, specialtyId, start: at(6, 15), end: at(6, 15, 30) };
 
       await t.step(
