@@ -1,27 +1,16 @@
 /**
- * Password hashing with Argon2id (OWASP's first choice) from hash-wasm:
- * WebAssembly, so it runs in Supabase's Edge Runtime, which allows no native
- * addons. Parameters: OWASP's minimum for Argon2id (19 MiB, 2 passes, 1 lane).
+ * Password hashing with Argon2id (OWASP's first choice; shared/auth/argon2.ts),
+ * run off the requests' event loop (shared/auth/argon2-thread.ts).
  */
-import { argon2id, argon2Verify } from "hash-wasm";
-
-const PARAMS = { memorySize: 19456, iterations: 2, parallelism: 1, hashLength: 32 };
+import { runArgon2OffThread } from "./argon2-thread.ts";
 
 export async function hashPassword(password: string): Promise<string> {
-  return await argon2id({
-    ...PARAMS,
-    password,
-    salt: crypto.getRandomValues(new Uint8Array(16)),
-    outputType: "encoded",
-  });
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  return (await runArgon2OffThread({ op: "hash", password, salt })).result as string;
 }
 
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  try {
-    return await argon2Verify({ password, hash: encoded });
-  } catch {
-    return false;
-  }
+  return (await runArgon2OffThread({ op: "verify", password, encoded })).result === true;
 }
 
 let dummy: Promise<string> | undefined;
