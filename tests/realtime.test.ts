@@ -19,7 +19,7 @@
  * 1.0.0); and a soak of 20 clients x 200 broadcasts.
  */
 import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
-import { SignJWT } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import { createLogger } from "../shared/app/logger.ts";
 import { createGateway } from "../supabase/local/gateway.ts";
 import {
@@ -27,9 +27,9 @@ import {
   type RealtimeOptions,
   type RealtimeServer,
 } from "../supabase/local/realtime/server.ts";
-import { at, book, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
-import { createUser, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+import { call, createUser, login, TEST_PASSWORD, testBothDrivers, type TestStack } from "./helpers/stack.ts";
 import { eventually } from "./helpers/wait.ts";
 
 // ---------------------------------------------------------------------------
@@ -164,8 +164,8 @@ function presenceEvents(channel: RealtimeChannel): PresenceEvents {
 interface Consultation {
   id: string;
   topic: string;
-  doctor: { id: string; token: string };
-  patient: { id: string; token: string };
+  doctor: { id: string; phone: string; token: string };
+  patient: { id: string; phone: string; token: string };
   otherPatient: { id: string; token: string };
   admin: { id: string; token: string };
 }
@@ -486,6 +486,24 @@ testBothDrivers("realtime (local stand-in): a consultation's private channel", a
         await client.removeAllChannels();
       }
     });
+
+    await t.step("a signed-out token is refused, though unexpired; a new sign-in joins", async () => {
+      const token = await login(s, c.patient.phone, PATIENT_PASSWORD);
+      const before = await rt.client(token);
+      await joined(before.channel(c.topic, { config: { private: true } }));
+      await before.removeAllChannels();
+
+      assertEquals((await call(s, "POST", "/v1/auth/logout", { token })).status, 200);
+      const after = await rt.client(token);
+      const { status, err } = await subscribe(after.channel(c.topic, { config: { private: true } }));
+      assertEquals(status, "CHANNEL_ERROR");
+      assertEquals(err?.message, refusal(c.topic));
+      await after.removeAllChannels();
+
+      const again = await rt.client(await login(s, c.patient.phone, PATIENT_PASSWORD));
+      await joined(again.channel(c.topic, { config: { private: true } }));
+      await again.removeAllChannels();
+    });
   } finally {
     await rt.close();
   }
@@ -674,11 +692,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
         const topic = `realtime:${c.topic}`;
         const join = await raw.join(topic, { private: true }, c.doctor.token);
         assertEquals(join.payload.status, "ok");
-        const fresh = await signed(
-          s.stack.config.jwt.secret,
-          { role: "authenticated", sub: c.doctor.id },
-          nowSeconds() + 600,
-        );
+        const fresh = await login(s, c.doctor.phone, TEST_PASSWORD);
         raw.push(topic, "access_token", { access_token: fresh }, join.joinRef);
         const ping = raw.push(
           topic,
@@ -718,11 +732,9 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
 
     await t.step("a token that expires while joined closes the channel when it expires", async () => {
       const raw = await rt.raw();
-      const soon = await signed(
-        s.stack.config.jwt.secret,
-        { role: "authenticated", sub: c.doctor.id },
-        nowSeconds() + 2,
-      );
+      // The claims of the doctor's live session, with an expiry two seconds away.
+      const { exp: _, iat: __, ...live } = decodeJwt(c.doctor.token);
+      const soon = await signed(s.stack.config.jwt.secret, live, nowSeconds() + 2);
       const join = await raw.join(`realtime:${c.topic}`, { private: true }, soon);
       assertEquals(join.payload.status, "ok");
       const system = await raw.next("the expiry", (f) => f.event === "system", 5_000);

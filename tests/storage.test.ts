@@ -13,9 +13,16 @@ import { createClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
 import { StorageAdapterError } from "../shared/adapters/storage/storage.ts";
 import { createSupabaseStorageAdapter } from "../shared/adapters/storage/supabase.ts";
-import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
+import {
+  at,
+  book,
+  PATIENT_PASSWORD,
+  registerPatient,
+  specialtyOf,
+  type TestPatient,
+} from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/std.ts";
-import { createUser, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
+import { call, createUser, login, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
 
 const BUCKET = "consultation-files";
 const MIB = 1024 * 1024;
@@ -361,6 +368,26 @@ testBothDrivers("storage (local stand-in): only the consultation's doctor and pa
       assertEquals((await files.info(path)).data!.size, bytes.length);
       assertEquals(new Uint8Array(await (await files.download(path)).data!.arrayBuffer()), bytes);
     }
+  });
+
+  await t.step("a signed-out token, though unexpired, reaches no file; a new sign-in does", async () => {
+    const token = await login(s, f.patient.phone, PATIENT_PASSWORD);
+    assertEquals((await filesAs(s, token).createSignedUrl(path, 60)).error, null);
+    assertEquals((await call(s, "POST", "/v1/auth/logout", { token })).status, 200);
+
+    const files = filesAs(s, token);
+    const url = await files.createSignedUrl(path, 60);
+    assertStorageError(url.error, "404", "Object not found");
+    assertStorageError((await files.info(path)).error, "404", "Object not found");
+    assert((await files.download(path)).error, "no download");
+    const upload = await files.createSignedUploadUrl(newPath(f));
+    assertStorageError(upload.error, "403", "new row violates row-level security policy");
+    assertEquals((await files.remove([path])).data, []);
+    assertEquals((await own.exists(path)).data, true, "the object is still there");
+
+    const again = filesAs(s, await login(s, f.patient.phone, PATIENT_PASSWORD));
+    assertEquals((await again.createSignedUrl(path, 60)).error, null);
+    assertEquals((await again.createSignedUploadUrl(newPath(f))).error, null);
   });
 
   await t.step(
