@@ -284,10 +284,28 @@ testBothDrivers("video: rooms, tokens by role, observers and the room service", 
     assertEquals(byIdentity[f.patient.id].left, true);
   });
 
-  await t.step("after close there is no room to create (409 CON_001)", async () => {
-    expectStatus(await call(s, "POST", `/v1/consultations/${f.id}/close`, { token: f.doctor.token }), 200);
-    assertProblem(await createRoom(s, f.doctor.token, f.id), 409, "CON_001");
-  });
+  await t.step(
+    "closing ends the room: LiveKit deletes it, everyone is out, and it cannot be made again",
+    async () => {
+      assertEquals(standIn(s).calls.get("livekit.RoomService/DeleteRoom") ?? 0, 0);
+      expectStatus(await call(s, "POST", `/v1/consultations/${f.id}/close`, { token: f.doctor.token }), 200);
+      assertEquals(standIn(s).calls.get("livekit.RoomService/DeleteRoom"), 1);
+      assertEquals(await s.stack.deps.video.listRooms([f.roomName]), []);
+      await standIn(s).settled();
+      const [room] = await ownerQuery<{ finished: boolean; inside: number }>(
+        s,
+        `select r.finished_at is not null as finished,
+              (select count(*)::int from public.video_participants p
+                where p.consultation_id = r.consultation_id and p.left_at is null) as inside
+         from public.video_rooms r where r.room_name = $1`,
+        [f.roomName],
+      );
+      assertEquals(room, { finished: true, inside: 0 });
+      assertProblem(await createRoom(s, f.doctor.token, f.id), 409, "CON_001");
+      // Closing again (an admin this time) is a no-op: the room is already gone, and that is no error.
+      expectStatus(await call(s, "POST", `/v1/consultations/${f.id}/close`, { token: f.admin.token }), 200);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------

@@ -135,6 +135,14 @@ export function createLiveKitAdapter(settings: LiveKitSettings): VideoAdapter {
     removeParticipant: (roomName, identity) =>
       server(({ rooms }) => rooms.removeParticipant(roomName, identity)),
 
+    async deleteRoom(roomName) {
+      try {
+        await server(({ rooms }) => rooms.deleteRoom(roomName));
+      } catch (error) {
+        if (!(error instanceof VideoNotFoundError)) throw error;
+      }
+    },
+
     startRecording: (roomName) =>
       server(async ({ egress }, s): Promise<VideoEgress> => {
         const info = await egress.startRoomCompositeEgress(

@@ -127,7 +127,29 @@ function transition(fn: string, message: string, ...roles: Array<"doctor" | "pat
 
 export const checkIn = transition("check_in_consultation", "En la sala de espera", "patient");
 export const start = transition("start_consultation", "Consulta iniciada", "doctor");
-export const close = transition("close_consultation", "Consulta cerrada", "doctor", "admin");
+/**
+ * Closing also ends the consultation's video room, once the close has
+ * committed. If LiveKit fails, the close stands (logged): LiveKit ends an
+ * empty room by itself, and no new token is issued for a closed consultation.
+ */
+export const close: AppRouteHandler<TransitionRoute> = async (c) => {
+  requireRole(c, "doctor", "admin");
+  const { id } = c.req.valid("param");
+  const { row, roomName } = await c.var.db.transaction(async (tx) => {
+    const [{ room }] = await tx.query<{ room: string | null }>("select app.close_consultation($1) as room", [
+      id,
+    ]);
+    return { row: await readConsultation(tx, id, isAdmin(c)), roomName: room };
+  });
+  if (roomName && c.var.deps.video.configured) {
+    try {
+      await c.var.deps.video.deleteRoom(roomName);
+    } catch (error) {
+      c.var.log.warn("video room not ended at close", { error: (error as Error).message });
+    }
+  }
+  return c.json(envelope(toConsultation(row), "Consulta cerrada"), 200);
+};
 
 export const join: AppRouteHandler<JoinRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
