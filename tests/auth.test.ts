@@ -1,7 +1,7 @@
 /** Auth over real HTTP: login, logout and revocation, password reset by WhatsApp code. */
 import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./helpers/std.ts";
-import { call, createUser, login, TEST_PASSWORD, testBothDrivers } from "./helpers/stack.ts";
+import { call, createUser, login, RELAXED_LIMITS, TEST_PASSWORD, testBothDrivers } from "./helpers/stack.ts";
 import { decodeJwt, SignJWT } from "jose";
 
 testBothDrivers("auth: login, tokens and logout", async (t, s) => {
@@ -285,6 +285,7 @@ testBothDrivers(
   },
   {
     rateLimits: {
+      ...RELAXED_LIMITS,
       loginPerPhone: { max: 3, windowSeconds: 900 },
       loginPerClient: { max: 8, windowSeconds: 900 },
       forgotPerPhone: { max: 2, windowSeconds: 3600 },

@@ -22,12 +22,20 @@
  * schedule); an OpenAI 500 is retried, then the doctor gets an apology with
  * their message kept; a Twilio failure is retried (past the retries the
  * message stays stored, marked failed); unknown numbers get a fixed reply and patients no
- * assistant; malformed webhooks are 400.
+ * assistant; malformed webhooks are 400; past the limit per number, messages are kept but neither
+ * shown to the model nor answered, but for one notice per window.
  */
 import twilio from "twilio";
 import { book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
-import { createUser, TEST_TWILIO, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
+import {
+  createUser,
+  RELAXED_LIMITS,
+  TEST_TWILIO,
+  testBothDrivers,
+  type TestStack,
+  type TestUser,
+} from "./helpers/stack.ts";
 import {
   CLINIC_NUMBER,
   type Inbound,
@@ -40,6 +48,7 @@ import {
 import {
   APOLOGY,
   PATIENT_REPLY,
+  RATE_LIMITED_REPLY,
   UNKNOWN_SENDER_REPLY,
 } from "../shared/modules/ai-conversations/ai-conversations.assistant.ts";
 import { STAND_IN_GREETING } from "../supabase/local/openai/server.ts";
@@ -358,4 +367,65 @@ testBothDrivers(
     );
   },
   { twilio: true },
+);
+
+testBothDrivers(
+  "whatsapp: past the limit per number, messages are kept but not answered; one notice per window",
+  async (_t, s) => {
+    const doctor = await createUser(s, "doctor");
+    const colleague = await createUser(s, "doctor");
+    const openai = s.stack.openai!;
+    const statusOf = async (sid: string) =>
+      (await rows<{ status: string; error_code: string | null }>(
+        s,
+        "select status, error_code from public.whatsapp_messages where message_sid = $1",
+        [sid],
+      ))[0];
+    const limited = async (sid: string) => {
+      await until(
+        "the message marked RATE_LIMITED",
+        async () => (await statusOf(sid))?.error_code === "RATE_LIMITED",
+      );
+      assertEquals(await statusOf(sid), { status: "failed", error_code: "RATE_LIMITED" });
+    };
+
+    for (const n of [1, 2]) {
+      await sendInbound(s, { from: doctor.phone, body: `Hola ${n}` });
+      assertEquals(await replyNumber(s, doctor.phone, n), STAND_IN_GREETING);
+    }
+    assertEquals(openai.requests.length, 2);
+
+    const third = await sendInbound(s, { from: doctor.phone, body: "Hola 3" });
+    assertEquals(third.status, 200, "Twilio is still answered 200");
+    await limited(third.sid);
+    assertEquals(await replyNumber(s, doctor.phone, 3), RATE_LIMITED_REPLY);
+
+    const fourth = await sendInbound(s, { from: doctor.phone, body: "Hola 4" });
+    await limited(fourth.sid);
+    await s.stack.twilio!.settle();
+    assertEquals(sentTo(s, doctor.phone).length, 3, "no second notice in the window");
+    assertEquals(openai.requests.length, 2, "the model was not called past the limit");
+
+    const [kept] = await rows<{ n: number }>(
+      s,
+      "select count(*)::int as n from public.whatsapp_messages where direction = 'inbound' and from_phone = $1",
+      [`whatsapp:${doctor.phone}`],
+    );
+    assertEquals(kept.n, 4, "every message is kept");
+
+    await sendInbound(s, { from: colleague.phone, body: "Hola" });
+    assertEquals(
+      await replyNumber(s, colleague.phone, 1),
+      STAND_IN_GREETING,
+      "another number is not limited",
+    );
+  },
+  {
+    twilio: true,
+    rateLimits: {
+      ...RELAXED_LIMITS,
+      whatsappPerPhone: { max: 2, windowSeconds: 600 },
+      whatsappNoticePerPhone: { max: 1, windowSeconds: 600 },
+    },
+  },
 );

@@ -1,4 +1,4 @@
-/** Per-phone and per-client limits of the public auth endpoints. */
+/** Per-phone and per-client limits of the public endpoints: sign-in, password reset, WhatsApp. */
 
 export interface Limit {
   max: number;
@@ -12,6 +12,10 @@ export interface RateLimits {
   forgotPerClient: Limit;
   resetPerPhone: Limit;
   resetPerClient: Limit;
+  /** Inbound WhatsApp messages per sender: past it, no assistant and no reply. */
+  whatsappPerPhone: Limit;
+  /** The notice that says so, per sender. */
+  whatsappNoticePerPhone: Limit;
 }
 
 export const RATE_LIMITS: RateLimits = {
@@ -21,6 +25,8 @@ export const RATE_LIMITS: RateLimits = {
   forgotPerClient: { max: 10, windowSeconds: 60 * 60 },
   resetPerPhone: { max: 10, windowSeconds: 60 * 60 },
   resetPerClient: { max: 30, windowSeconds: 60 * 60 },
+  whatsappPerPhone: { max: 30, windowSeconds: 10 * 60 },
+  whatsappNoticePerPhone: { max: 1, windowSeconds: 10 * 60 },
 };
 
 /** A rate-limit key that does not store the phone or address itself. */

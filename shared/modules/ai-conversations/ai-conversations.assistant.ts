@@ -22,6 +22,9 @@ export const APOLOGY =
 export const UNKNOWN_SENDER_REPLY =
   "Hola. Este número de WhatsApp es de uso exclusivo de los profesionales de la " +
   "clínica. Para pedir o cambiar un turno, comunícate con la recepción. ¡Gracias!";
+export const RATE_LIMITED_REPLY =
+  "Recibimos demasiados mensajes desde este número en poco tiempo. Los próximos no se responderán " +
+  "durante unos minutos; vuelve a escribir más tarde.";
 export const PATIENT_REPLY =
   "Hola. Por este número enviamos los recordatorios de tus turnos: responde 1 para " +
   "confirmar tu asistencia o 2 para cancelar el turno.";

@@ -11,12 +11,14 @@ import { isPgError } from "../../app/pg-errors.ts";
 import { retryWithBackoff } from "../../app/retry.ts";
 import type { Deps } from "../../app/types.ts";
 import type { Claims } from "../../db/database.ts";
+import { hitRateLimits } from "../auth/auth.privileged.ts";
 import {
   answerDoctor,
   APOLOGY,
   AssistantUnavailableError,
   estimateTokens,
   PATIENT_REPLY,
+  RATE_LIMITED_REPLY,
   UNKNOWN_SENDER_REPLY,
 } from "./ai-conversations.assistant.ts";
 import {
@@ -46,6 +48,7 @@ export async function answerInbound(deps: Deps, message: InboundMessage, stored:
   const log = deps.logger.child({ component: "whatsapp-assistant", inboundId: stored.inboundId });
   const sender = stored.sender;
   try {
+    if (await throttled(deps, log, message, stored)) return;
     if (sender.kind === "unknown") {
       await reply(deps, log, message, stored.inboundId, {
         purpose: "unknown_sender",
@@ -101,11 +104,44 @@ export async function answerInbound(deps: Deps, message: InboundMessage, stored:
   }
 }
 
+/**
+ * A flood from one number (a loop, or someone writing from a spoofed number)
+ * must not become a flood of model calls and replies paid for by the clinic.
+ * Past the per-phone limit a message is kept, marked RATE_LIMITED, and not
+ * answered; the first one past it gets a short notice (once per window).
+ */
+async function throttled(deps: Deps, log: Logger, message: InboundMessage, stored: Stored): Promise<boolean> {
+  const phone = message.from.replace(/^whatsapp:/, "");
+  const { whatsappPerPhone, whatsappNoticePerPhone } = deps.rateLimits;
+  const wait = await hitRateLimits(deps.db, [{
+    name: "whatsapp:phone",
+    subject: phone,
+    limit: whatsappPerPhone,
+  }]);
+  if (wait === undefined) return false;
+  log.warn("whatsapp sender over the limit", { retryAfterSeconds: wait });
+  await markInboundFailed(deps.db, stored.inboundId, "RATE_LIMITED");
+  const notice = await hitRateLimits(deps.db, [
+    { name: "whatsapp:notice", subject: phone, limit: whatsappNoticePerPhone },
+  ]);
+  if (notice === undefined) {
+    const userId = stored.sender.kind === "unknown" ? null : stored.sender.userId;
+    // Not linked to the inbound message, which stays RATE_LIMITED.
+    await reply(deps, log, message, undefined, {
+      purpose: "rate_limit_notice",
+      userId,
+      body: RATE_LIMITED_REPLY,
+    });
+  }
+  return true;
+}
+
 async function reply(
   deps: Deps,
   log: Logger,
   inbound: InboundMessage,
-  inboundId: string,
+  /** The message this answers (marked answered), if any. */
+  inboundId: string | undefined,
   outbound: Pick<OutboundRecord, "purpose" | "userId" | "body">,
   failed = false,
 ): Promise<void> {
@@ -117,7 +153,7 @@ async function reply(
     status: sent.status,
     from: sent.from ?? inbound.to,
     to: inbound.from,
-  }, { inboundId, failed });
+  }, inboundId ? { inboundId, failed } : undefined);
 }
 
 /** Twilio's Messages API, retried with exponential backoff (3 tries). */

@@ -144,7 +144,7 @@ export async function endAssistantSession(db: Database, claims: Claims): Promise
 
 export interface OutboundRecord {
   messageSid: string;
-  purpose: "assistant" | "reminder" | "reminder_reply" | "unknown_sender";
+  purpose: "assistant" | "reminder" | "reminder_reply" | "unknown_sender" | "rate_limit_notice";
   userId: string | null;
   from: string;
   to: string;
