@@ -387,8 +387,8 @@ async function main() {
       mix: `autocannon against the real local stack on PostgreSQL in this process (bench/mix.ts: sign-in, ` +
         `slots, the doctor's list, a booking, a chat message, a file prepared, uploaded through its signed ` +
         `URL and confirmed), ${config.mixSeconds} s at each client count; 32 patients in live consultations ` +
-        `listen on Realtime and every acknowledged message must reach them exactly once. Throughput is ` +
-        `bounded by sign-in's Argon2id (about one request in eight).`,
+        `listen on Realtime and every acknowledged message must reach them exactly once. Sign-ins (about ` +
+        `one request in eight) queue on the one Argon2id worker thread.`,
     },
     latency,
     roundTrips,
