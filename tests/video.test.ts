@@ -270,6 +270,41 @@ testBothDrivers("video: rooms, tokens by role, observers and the room service", 
     assertEquals(standIn(s).calls.get("livekit.RoomService/RemoveParticipant"), 1);
   });
 
+  await t.step("the doctor revokes an observer: out of the room, no new token, audited", async () => {
+    standIn(s).join(f.roomName, f.otherDoctor.id);
+    const path = `/v1/consultations/${f.id}/observers/${f.otherDoctor.id}`;
+    assertProblem(await call(s, "DELETE", path, { token: f.patient.token }), 403, "AUTH_002");
+    assertProblem(await call(s, "DELETE", path, { token: f.otherPatient.token }), 404, "RES_001");
+    assertProblem(await call(s, "DELETE", path, { token: f.admin.token }), 403, "AUTH_002");
+    assertProblem(
+      await call(s, "DELETE", `/v1/consultations/${f.id}/observers/not-a-uuid`, { token: f.doctor.token }),
+      400,
+      "VAL_001",
+    );
+    const tokenPath = `/v1/consultations/${f.id}/livekit-token`;
+    expectStatus(await call(s, "POST", tokenPath, { token: f.otherDoctor.token }), 200);
+
+    const removals = standIn(s).calls.get("livekit.RoomService/RemoveParticipant") ?? 0;
+    const res = await call(s, "DELETE", path, { token: f.doctor.token });
+    expectStatus(res, 200);
+    assertEquals(res.body.data, { consultationId: f.id, userId: f.otherDoctor.id, revoked: true });
+    assertEquals(standIn(s).calls.get("livekit.RoomService/RemoveParticipant"), removals + 1);
+    const stats = await call(s, "GET", `/v1/rooms/${f.roomName}/stats`, { token: f.doctor.token });
+    assert(
+      !stats.body.data.participants.some((p: Payload) => p.identity === f.otherDoctor.id),
+      "no longer in the room",
+    );
+    assertProblem(await call(s, "POST", tokenPath, { token: f.otherDoctor.token }), 404, "RES_001");
+    assertProblem(await call(s, "DELETE", path, { token: f.doctor.token }), 404, "RES_001");
+    const audit = await ownerQuery<{ n: number }>(
+      s,
+      `select count(*)::int as n from public.audit_events
+        where actor_id = $1 and action = 'revoke' and resource_type = 'consultation_observer' and resource_id = $2`,
+      [f.doctor.id, f.id],
+    );
+    assertEquals(audit[0].n, 1);
+  });
+
   await t.step("the webhooks of the joins and the removal reached the database", async () => {
     await standIn(s).settled();
     const rows = await ownerQuery<{ identity: string; joins: number; left: boolean }>(

@@ -14,6 +14,7 @@ import type {
   RecordingStartRoute,
   RecordingStopRoute,
   RemoveParticipantRoute,
+  RevokeObserverRoute,
   RoomStatsRoute,
 } from "./video.routes.ts";
 
@@ -163,6 +164,25 @@ export const grantObserver: AppRouteHandler<GrantObserverRoute> = async (c) => {
   );
   const data = { consultationId: id, userId, grantedBy: row.granted_by, grantedAt: row.granted_at };
   return row.created ? c.json(envelope(data, "Observador autorizado"), 201) : c.json(envelope(data), 200);
+};
+
+export const revokeObserver: AppRouteHandler<RevokeObserverRoute> = async (c) => {
+  requireRole(c, "doctor", "patient");
+  const { id, userId } = c.req.valid("param");
+  const [{ room }] = await c.var.db.transaction((tx) =>
+    tx.query<{ room: string | null }>("select app.revoke_consultation_observer($1, $2) as room", [id, userId])
+  );
+  // Out of the room now, not when their token expires. The grant is gone whatever LiveKit says.
+  if (room && c.var.deps.video.configured) {
+    try {
+      await c.var.deps.video.removeParticipant(room, userId);
+    } catch (error) {
+      if (!(error instanceof VideoNotFoundError)) {
+        c.var.log.warn("revoked observer not disconnected", { error: (error as Error).message });
+      }
+    }
+  }
+  return c.json(envelope({ consultationId: id, userId, revoked: true as const }, "Observador revocado"), 200);
 };
 
 const CONSULTATION_ROOM = /^consultation-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;

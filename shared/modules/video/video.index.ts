@@ -5,6 +5,7 @@ import * as routes from "./video.routes.ts";
 export const videoRouter = createRouter()
   .openapi(routes.createRoom, handlers.createRoom)
   .openapi(routes.grantObserver, handlers.grantObserver)
+  .openapi(routes.revokeObserver, handlers.revokeObserver)
   .openapi(routes.activeRooms, handlers.activeRooms)
   .openapi(routes.roomStats, handlers.roomStats)
   .openapi(routes.removeParticipant, handlers.removeParticipant)

@@ -129,6 +129,29 @@ export const grantObserver = createRoute({
   },
 });
 
+export const ObserverParamsSchema = z.object({
+  id: z.uuid().openapi({ param: { name: "id", in: "path" } }),
+  userId: z.uuid().openapi({ param: { name: "userId", in: "path" } }),
+});
+
+export const ObserverRevokedSchema = z.object({
+  consultationId: z.uuid(),
+  userId: z.uuid(),
+  revoked: z.literal(true),
+}).openapi("ConsultationObserverRevoked");
+
+export const revokeObserver = createRoute({
+  method: "delete",
+  path: "/v1/consultations/{id}/observers/{userId}",
+  tags,
+  summary: "The doctor revokes an observer: no new token, disconnected from the room (audited)",
+  request: { params: ObserverParamsSchema },
+  responses: {
+    200: ok(ObserverRevokedSchema, "Revoked"),
+    ...problems(...PROTECTED, 403, 404),
+  },
+});
+
 export const activeRooms = createRoute({
   method: "get",
   path: "/v1/rooms/active",
@@ -189,6 +212,7 @@ export const recordingStop = createRoute({
 
 export type CreateRoomRoute = typeof createRoom;
 export type GrantObserverRoute = typeof grantObserver;
+export type RevokeObserverRoute = typeof revokeObserver;
 export type ActiveRoomsRoute = typeof activeRooms;
 export type RoomStatsRoute = typeof roomStats;
 export type RemoveParticipantRoute = typeof removeParticipant;
