@@ -998,3 +998,71 @@ testBothDrivers("chat: at most 5 video calls a day per caller", async (t, s) => 
     expectStatus(nextDay, 201);
   });
 }, { clock: () => clock8.now() });
+
+const clock9 = testClock();
+testBothDrivers(
+  "chat: one's pinned conversations come first, and the cursor walks the list once",
+  async (t, s) => {
+    clock9.set("2026-11-24T15:00:00Z");
+    const f = await fixture(s);
+    const colleagues = await Promise.all([1, 2, 3].map(() => createUser(s, "doctor")));
+    const ids: string[] = [];
+    for (const [i, colleague] of colleagues.entries()) {
+      clock9.advance(60_000);
+      const res = await call(s, "POST", "/v1/chat/conversations", {
+        token: f.doctor.token,
+        body: { type: "group", title: `Equipo ${i + 1}`, participants: [colleague.id] },
+      });
+      expectStatus(res, 201);
+      ids.push(res.body.data.id);
+    }
+    const [oldest, middle, newest] = ids;
+    const walk = async (token: string) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor ? `?limit=1&cursor=${cursor}` : "?limit=1";
+        const page = await call(s, "GET", `/v1/chat/conversations${query}`, { token });
+        expectStatus(page, 200);
+        seen.push(...page.body.data.map((c: Payload) => c.id));
+        cursor = page.body.pageInfo.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+
+    await t.step("unpinned, the latest activity first", async () => {
+      assertEquals(await walk(f.doctor.token), [newest, middle, oldest]);
+    });
+
+    await t.step(
+      "the doctor pins the oldest: it comes first for them, one page at a time, each once",
+      async () => {
+        const pinned = await call(s, "PUT", `/v1/chat/conversations/${oldest}`, {
+          token: f.doctor.token,
+          body: { pinned: true },
+        });
+        expectStatus(pinned, 200);
+        assertEquals(await walk(f.doctor.token), [oldest, newest, middle]);
+        const all = await call(s, "GET", "/v1/chat/conversations", { token: f.doctor.token });
+        assertEquals(all.body.data.map((c: Payload) => c.id), [oldest, newest, middle]);
+      },
+    );
+
+    await t.step("a pin is the doctor's own: the colleague in it sees no change", async () => {
+      const colleague = await call(s, "GET", `/v1/chat/conversations/${oldest}`, {
+        token: colleagues[0].token,
+      });
+      assertEquals(colleague.body.data.settings.pinned, false);
+    });
+
+    await t.step("unpinned again, the latest activity first again", async () => {
+      const unpinned = await call(s, "PUT", `/v1/chat/conversations/${oldest}`, {
+        token: f.doctor.token,
+        body: { pinned: false },
+      });
+      expectStatus(unpinned, 200);
+      assertEquals(await walk(f.doctor.token), [newest, middle, oldest]);
+    });
+  },
+  { clock: () => clock9.now() },
+);

@@ -91,16 +91,19 @@ export const listConversations: AppRouteHandler<ListConversationsRoute> = async 
           where $4::text is null or conversation ->> 'type' = $4`,
           [before?.createdAt ?? null, before?.id ?? null, limit + 1, type ?? null],
         )
-        : tx.query<{ id: string; cursor_created_at: string; conversation: unknown }>(
-          `select c.id, c.last_activity_at::text as cursor_created_at, app.chat_conversation_json(c.id) as conversation
+        // The caller's pinned conversations first, then the rest, each by latest activity.
+        : tx.query<{ id: string; cursor_created_at: string; cursor_rank: number; conversation: unknown }>(
+          `select c.id, c.last_activity_at::text as cursor_created_at, p.pinned::int as cursor_rank,
+                  app.chat_conversation_json(c.id) as conversation
            from public.conversations c
            join public.conversation_participants p
              on p.conversation_id = c.id and p.user_id = auth.uid() and p.left_at is null
-          where ($1::text is null or (c.last_activity_at, c.id) < ($1::text::timestamptz, $2::uuid))
+          where ($1::text is null
+                 or (p.pinned::int, c.last_activity_at, c.id) < ($7::int, $1::text::timestamptz, $2::uuid))
             and ($4::text is null or c.type = $4::public.conversation_type)
             and p.archived = $5
             and ($6::boolean is null or (app.chat_unread_count(c.id) > 0) = $6)
-          order by c.last_activity_at desc, c.id desc
+          order by p.pinned desc, c.last_activity_at desc, c.id desc
           limit $3`,
           [
             before?.createdAt ?? null,
@@ -109,6 +112,7 @@ export const listConversations: AppRouteHandler<ListConversationsRoute> = async 
             type ?? null,
             archived ?? false,
             unread ?? null,
+            before?.rank ?? 0,
           ],
         ),
   );
