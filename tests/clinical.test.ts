@@ -721,7 +721,9 @@ function openTransaction(s: TestStack, claims: Claims, write: (tx: Queryable) =>
 /** Transactions waiting for a doctor's schedule lock (app.lock_doctor_schedule: class 1001). */
 async function scheduleLockWaiters(s: TestStack): Promise<number> {
   const [{ n }] = await s.stack.deps.db.queryAsOwner<{ n: number }>(
-    `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 1001 and not granted`,
+    `select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and classid = 1001 and not granted
+        and database = (select oid from pg_database where datname = current_database())`,
   );
   return n;
 }
