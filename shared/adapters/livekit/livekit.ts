@@ -63,7 +63,7 @@ export interface VideoAdapter {
   listParticipants(roomName: string): Promise<VideoParticipant[]>;
   /** Throws VideoNotFoundError when the room or the participant is not there. */
   removeParticipant(roomName: string, identity: string): Promise<void>;
-  /** Ends the room and disconnects everyone in it; a room that is not there is already ended. */
+  /** Ends the room and disconnects everyone in it; VideoNotFoundError when the room is not there. */
   deleteRoom(roomName: string): Promise<void>;
   /** Starts a room-composite recording (Egress). */
   startRecording(roomName: string): Promise<VideoEgress>;

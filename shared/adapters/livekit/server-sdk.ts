@@ -135,13 +135,7 @@ export function createLiveKitAdapter(settings: LiveKitSettings): VideoAdapter {
     removeParticipant: (roomName, identity) =>
       server(({ rooms }) => rooms.removeParticipant(roomName, identity)),
 
-    async deleteRoom(roomName) {
-      try {
-        await server(({ rooms }) => rooms.deleteRoom(roomName));
-      } catch (error) {
-        if (!(error instanceof VideoNotFoundError)) throw error;
-      }
-    },
+    deleteRoom: (roomName) => server(({ rooms }) => rooms.deleteRoom(roomName)),
 
     startRecording: (roomName) =>
       server(async ({ egress }, s): Promise<VideoEgress> => {

@@ -7,7 +7,7 @@ import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
 import type { Queryable } from "../../db/database.ts";
-import { VIDEO_TOKEN_TTL_SECONDS, videoAccess } from "../video/video.handlers.ts";
+import { afterCommitInLiveKit, VIDEO_TOKEN_TTL_SECONDS, videoAccess } from "../video/video.handlers.ts";
 import {
   ADMIN_PAGE_QUERY,
   asMessage,
@@ -129,8 +129,8 @@ export const checkIn = transition("check_in_consultation", "En la sala de espera
 export const start = transition("start_consultation", "Consulta iniciada", "doctor");
 /**
  * Closing also ends the consultation's video room, once the close has
- * committed. If LiveKit fails, the close stands (logged): LiveKit ends an
- * empty room by itself, and no new token is issued for a closed consultation.
+ * committed. If LiveKit fails, the close stands: LiveKit ends an empty room by
+ * itself, and no new token is issued for a closed consultation.
  */
 export const close: AppRouteHandler<TransitionRoute> = async (c) => {
   requireRole(c, "doctor", "admin");
@@ -141,12 +141,8 @@ export const close: AppRouteHandler<TransitionRoute> = async (c) => {
     ]);
     return { row: await readConsultation(tx, id, isAdmin(c)), roomName: room };
   });
-  if (roomName && c.var.deps.video.configured) {
-    try {
-      await c.var.deps.video.deleteRoom(roomName);
-    } catch (error) {
-      c.var.log.warn("video room not ended at close", { error: (error as Error).message });
-    }
+  if (roomName) {
+    await afterCommitInLiveKit(c, "ending the room at close", (video) => video.deleteRoom(roomName));
   }
   return c.json(envelope(toConsultation(row), "Consulta cerrada"), 200);
 };

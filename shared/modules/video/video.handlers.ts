@@ -1,5 +1,10 @@
 import type { Context } from "hono";
-import { VideoAdapterError, VideoNotFoundError, type VideoRole } from "../../adapters/livekit/livekit.ts";
+import {
+  type VideoAdapter,
+  VideoAdapterError,
+  VideoNotFoundError,
+  type VideoRole,
+} from "../../adapters/livekit/livekit.ts";
 import { decodeCursor, encodeCursor } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
 import { ApiError, forbidden, notFound } from "../../app/problem.ts";
@@ -58,6 +63,26 @@ async function livekit<T>(
       });
     }
     throw error;
+  }
+}
+
+/**
+ * A LiveKit call that follows a committed change (a close, a revocation): the
+ * change stands whatever LiveKit answers. What LiveKit no longer has is
+ * already done; any other failure is logged.
+ */
+export async function afterCommitInLiveKit(
+  c: Context<AppBindings>,
+  what: string,
+  call: (video: VideoAdapter) => Promise<void>,
+): Promise<void> {
+  if (!c.var.deps.video.configured) return;
+  try {
+    await call(c.var.deps.video);
+  } catch (error) {
+    if (!(error instanceof VideoNotFoundError)) {
+      c.var.log.warn(`${what} failed`, { error: (error as Error).message });
+    }
   }
 }
 
@@ -172,15 +197,13 @@ export const revokeObserver: AppRouteHandler<RevokeObserverRoute> = async (c) =>
   const [{ room }] = await c.var.db.transaction((tx) =>
     tx.query<{ room: string | null }>("select app.revoke_consultation_observer($1, $2) as room", [id, userId])
   );
-  // Out of the room now, not when their token expires. The grant is gone whatever LiveKit says.
-  if (room && c.var.deps.video.configured) {
-    try {
-      await c.var.deps.video.removeParticipant(room, userId);
-    } catch (error) {
-      if (!(error instanceof VideoNotFoundError)) {
-        c.var.log.warn("revoked observer not disconnected", { error: (error as Error).message });
-      }
-    }
+  // Out of the room now, not when their token expires.
+  if (room) {
+    await afterCommitInLiveKit(
+      c,
+      "disconnecting a revoked observer",
+      (video) => video.removeParticipant(room, userId),
+    );
   }
   return c.json(envelope({ consultationId: id, userId, revoked: true as const }, "Observador revocado"), 200);
 };
