@@ -21,7 +21,7 @@
  */
 import { decodeJwt } from "jose";
 import { AccessToken, RoomServiceClient } from "livekit-server-sdk";
-import { assertProblem } from "./helpers/assertions.ts";
+import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 import {
@@ -276,10 +276,9 @@ testBothDrivers("video: rooms, tokens by role, observers and the room service", 
     assertProblem(await call(s, "DELETE", path, { token: f.patient.token }), 403, "AUTH_002");
     assertProblem(await call(s, "DELETE", path, { token: f.otherPatient.token }), 404, "RES_001");
     assertProblem(await call(s, "DELETE", path, { token: f.admin.token }), 403, "AUTH_002");
-    assertProblem(
+    assertFieldErrors(
       await call(s, "DELETE", `/v1/consultations/${f.id}/observers/not-a-uuid`, { token: f.doctor.token }),
-      400,
-      "VAL_001",
+      "userId",
     );
     const tokenPath = `/v1/consultations/${f.id}/livekit-token`;
     expectStatus(await call(s, "POST", tokenPath, { token: f.otherDoctor.token }), 200);
