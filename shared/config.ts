@@ -15,7 +15,6 @@ const ConfigSchema = z.object({
   JWT_ISSUER: z.string().min(1).default("consultorio"),
   SUPABASE_DB_URL: z.string().min(1).optional(),
   DATABASE_URL: z.string().min(1).optional(),
-  PGLITE_DATA_DIR: z.string().min(1).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   DB_PREPARE: flag(true),
   CORS_ORIGINS: z.string().default("*"),
@@ -53,7 +52,7 @@ const ConfigSchema = z.object({
 
 export interface Config {
   jwt: { secret: string; issuer: string };
-  database: { url?: string; pgliteDataDir?: string; poolSize: number; prepare: boolean };
+  database: { url?: string; poolSize: number; prepare: boolean };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
   whatsapp:
@@ -97,7 +96,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER },
     database: {
       url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
-      pgliteDataDir: e.PGLITE_DATA_DIR,
       poolSize: e.DB_POOL_SIZE,
       prepare: e.DB_PREPARE,
     },

@@ -28,19 +28,22 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     }
   });
 
-  await t.step("SUPABASE_DB_URL wins over DATABASE_URL; no URL means PGlite", () => {
-    const deployed = loadConfig({
-      JWT_SECRET: SECRET,
-      WHATSAPP_SENDER: "console",
-      SUPABASE_DB_URL: "postgres://a/b",
-      DATABASE_URL: "postgres://c/d",
-    });
-    assertEquals(deployed.database.url, "postgres://a/b");
-    const local = loadConfig({ JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" });
-    assertEquals(local.database.url, undefined);
-    assertEquals(local.corsOrigins, "*");
-    assertEquals(local.database.prepare, true);
-  });
+  await t.step(
+    "SUPABASE_DB_URL wins over DATABASE_URL; no URL means none (only the local stack has PGlite)",
+    () => {
+      const deployed = loadConfig({
+        JWT_SECRET: SECRET,
+        WHATSAPP_SENDER: "console",
+        SUPABASE_DB_URL: "postgres://a/b",
+        DATABASE_URL: "postgres://c/d",
+      });
+      assertEquals(deployed.database.url, "postgres://a/b");
+      const local = loadConfig({ JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" });
+      assertEquals(local.database.url, undefined);
+      assertEquals(local.corsOrigins, "*");
+      assertEquals(local.database.prepare, true);
+    },
+  );
 
   await t.step("CORS_ORIGINS is a comma-separated allow-list", () => {
     const config = loadConfig({
