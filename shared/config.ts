@@ -19,6 +19,7 @@ const ConfigSchema = z.object({
   DB_PREPARE: flag(true),
   CORS_ORIGINS: z.string().default("*"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ARGON2_THREAD: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   WHATSAPP_SENDER: z.enum(["console", "twilio"]).default("twilio"),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -55,6 +56,8 @@ export interface Config {
   database: { url?: string; poolSize: number; prepare: boolean };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Hash passwords on a worker thread (off: on the request's thread, as on Supabase's Edge Runtime, which has none). */
+  argon2Thread: boolean;
   whatsapp:
     | { sender: "console" }
     | {
@@ -103,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       ? "*"
       : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    argon2Thread: e.ARGON2_THREAD === "on",
     whatsapp: e.WHATSAPP_SENDER === "console" ? { sender: "console" } : {
       sender: "twilio",
       accountSid: e.TWILIO_ACCOUNT_SID!,
