@@ -7,7 +7,7 @@ import { createSupabaseStorageAdapter } from "./adapters/storage/supabase.ts";
 import { createLiveKitAdapter } from "./adapters/livekit/server-sdk.ts";
 import { createOpenAIChatModel } from "./adapters/openai/openai.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
-import { setArgon2Thread } from "./auth/argon2-thread.ts";
+import { setArgon2Thread } from "./auth/argon2-mode.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { openDatabase } from "./db/open.ts";

@@ -7,7 +7,7 @@
  * keeps a process alive) runs the jobs in turn.
  *
  * Supabase's Edge Runtime has no Worker (neither node:worker_threads' nor the
- * Web's), so there (globalThis.EdgeRuntime), with ARGON2_THREAD=off, where no
+ * Web's), so there (shared/auth/argon2-mode.ts), with ARGON2_THREAD=off, where no
  * worker starts, or if it dies, the jobs run on this thread instead: one at a
  * time, the event loop served between two, and the hash's WebAssembly memory
  * released after each (shared/auth/argon2-memory.ts). Eight sign-ins at once
@@ -17,6 +17,7 @@
 import type { Worker } from "node:worker_threads";
 import { type Argon2Job, runArgon2 } from "./argon2.ts";
 import { releaseWasmMemory } from "./argon2-memory.ts";
+import { argon2ThreadWanted } from "./argon2-mode.ts";
 
 interface Pending {
   job: Argon2Job;
@@ -30,16 +31,10 @@ export interface Argon2Answer {
   threadId: number;
 }
 
-let threadWanted = !("EdgeRuntime" in globalThis);
 let worker: Promise<Worker | undefined> | undefined;
 let unavailable = false;
 let nextId = 0;
 const pending = new Map<number, Pending>();
-
-/** ARGON2_THREAD=off (config): hash on this thread, as on the Edge Runtime. Already running jobs finish where they are. */
-export function setArgon2Thread(enabled: boolean) {
-  threadWanted = enabled && !("EdgeRuntime" in globalThis);
-}
 
 const here: Pending[] = [];
 let draining = false;
@@ -99,7 +94,7 @@ async function startWorker(): Promise<Worker | undefined> {
 }
 
 export async function runArgon2OffThread(job: Argon2Job): Promise<Argon2Answer> {
-  if (!threadWanted || unavailable) return await runHere(job);
+  if (!argon2ThreadWanted() || unavailable) return await runHere(job);
   worker ??= startWorker();
   const thread = await worker;
   if (!thread) return await runHere(job);
