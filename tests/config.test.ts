@@ -20,6 +20,22 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     assert(error instanceof ConfigError && error.message.includes("JWT_SECRET"));
   });
 
+  await t.step(
+    "ARGON2_THREAD: on by default, off to hash on the request's thread, nothing else",
+    async () => {
+      const base = { JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" };
+      assertEquals(loadConfig(base).argon2Thread, true);
+      assertEquals(loadConfig({ ...base, ARGON2_THREAD: "off" }).argon2Thread, false);
+      const error = await assertRejects(() =>
+        Promise.resolve().then(() => loadConfig({ ...base, ARGON2_THREAD: "no" }))
+      );
+      assert(
+        error instanceof ConfigError && error.message.includes("ARGON2_THREAD must be on or off"),
+        String(error),
+      );
+    },
+  );
+
   await t.step("production's default sender is Twilio, and it needs its three settings", async () => {
     const error = await assertRejects(() => Promise.resolve().then(() => loadConfig({ JWT_SECRET: SECRET })));
     assert(error instanceof ConfigError);
