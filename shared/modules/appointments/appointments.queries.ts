@@ -2,7 +2,11 @@
 import { iso } from "../../app/fields.ts";
 
 export const APPOINTMENT_COLUMNS = `
-  a.id, a.patient_id, a.doctor_id, a.specialty_id, a.reason, a.starts_at, a.ends_at, a.status,
+  a.id, a.patient_id, a.doctor_id, a.specialty_id,
+  -- Clinical text: the database answers it to the appointment's patient and doctor only (null to admins).
+  case when a.patient_id = (select auth.uid()) or a.doctor_id = (select auth.uid())
+    then app.appointment_reason(a.id) end as reason,
+  a.starts_at, a.ends_at, a.status,
   a.created_at, a.updated_at, a.starts_at::text as cursor_created_at,
   pu.name as patient_name, pu.last_name as patient_last_name,
   du.name as doctor_name, du.last_name as doctor_last_name, du.specialty as doctor_specialty`;
@@ -17,7 +21,7 @@ export interface AppointmentRow {
   patient_id: string;
   doctor_id: string;
   specialty_id: string;
-  reason: string;
+  reason: string | null;
   starts_at: Date | string;
   ends_at: Date | string;
   status: "PENDING" | "CONFIRMED" | "CANCELLED" | "COMPLETED";

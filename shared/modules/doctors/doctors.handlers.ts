@@ -54,7 +54,9 @@ async function readAvailability(tx: Queryable, doctorId: string) {
     [doctorId],
   );
   const exceptions = await tx.query<ExceptionRow>(
-    `select id, kind, starts_at, ends_at, note from public.doctor_availability_exceptions
+    // A private note: the database answers it to the doctor and admins only (null to anyone else).
+    `select id, kind, starts_at, ends_at, app.availability_exception_note(id) as note
+       from public.doctor_availability_exceptions
       where doctor_id = $1 and ends_at > now() order by starts_at limit 200`,
     [doctorId],
   );
@@ -150,10 +152,11 @@ export const addException: AppRouteHandler<AddExceptionRoute> = async (c) => {
     const [row] = await tx.query<ExceptionRow>(
       `insert into public.doctor_availability_exceptions (doctor_id, kind, starts_at, ends_at, note)
        values ($1, $2::text::public.availability_exception_kind, $3::text::timestamptz, $4::text::timestamptz, $5)
-       returning id, kind, starts_at, ends_at, note`,
+       returning id, kind, starts_at, ends_at`,
       [id, body.kind, body.startsAt, body.endsAt, body.note ?? null],
     );
-    return toException(row);
+    // Its author is the doctor or an admin, who read the note: echoed, not read back.
+    return toException({ ...row, note: body.note ?? null });
   });
   return c.json(envelope(exception, "Excepción agregada"), 201);
 };
