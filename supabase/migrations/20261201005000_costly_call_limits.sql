@@ -27,6 +27,46 @@ $$;
 revoke all on function private.rate_limit_key(text, text) from public;
 grant execute on function private.rate_limit_key(text, text) to service_role;
 
+-- One more hit for p_key in the window that starts at p_window_start (older
+-- windows of the key are dropped); answers the window's hits so far. The
+-- upsert takes the row's lock: parallel hits are counted one after another.
+create or replace function private.count_rate_limit_hit(p_key text, p_window_start timestamptz)
+returns integer
+language sql
+security definer
+set search_path = ''
+as $$
+  with dropped as (
+    delete from private.rate_limit_hits where key = p_key and window_start < p_window_start
+  )
+  insert into private.rate_limit_hits as r (key, window_start, hits)
+  values (p_key, p_window_start, 1)
+  on conflict (key, window_start) do update set hits = r.hits + 1
+  returning r.hits
+$$;
+
+revoke all on function private.count_rate_limit_hit(text, timestamptz) from public;
+
+-- The foundation's fixed windows, counted by the same upsert.
+create or replace function private.hit_rate_limit(p_key text, p_window_seconds integer, p_max integer)
+returns table (allowed boolean, retry_after_seconds integer)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_start timestamptz := to_timestamp(
+    floor(extract(epoch from now()) / p_window_seconds) * p_window_seconds
+  );
+begin
+  allowed := private.count_rate_limit_hit(p_key, v_start) <= p_max;
+  retry_after_seconds := greatest(
+    1, ceil(extract(epoch from (v_start + make_interval(secs => p_window_seconds) - now())))::integer
+  );
+  return next;
+end;
+$$;
+
 -- Counts one hit for p_key in the clinic's current day (its time zone); answers
 -- whether it is within p_max and the seconds until the clinic's next midnight.
 create or replace function private.hit_daily_limit(p_key text, p_max integer)
@@ -38,17 +78,11 @@ as $$
 declare
   v_zone text := app.clinic_time_zone();
   v_day timestamp := date_trunc('day', now() at time zone v_zone);
-  v_start timestamptz := v_day at time zone v_zone;
-  v_next timestamptz := (v_day + interval '1 day') at time zone v_zone;
-  v_hits integer;
 begin
-  delete from private.rate_limit_hits where key = p_key and window_start < v_start;
-  insert into private.rate_limit_hits as r (key, window_start, hits)
-  values (p_key, v_start, 1)
-  on conflict (key, window_start) do update set hits = r.hits + 1
-  returning r.hits into v_hits;
-  allowed := v_hits <= p_max;
-  retry_after_seconds := greatest(1, ceil(extract(epoch from (v_next - now())))::integer);
+  allowed := private.count_rate_limit_hit(p_key, v_day at time zone v_zone) <= p_max;
+  retry_after_seconds := greatest(
+    1, ceil(extract(epoch from ((v_day + interval '1 day') at time zone v_zone - now())))::integer
+  );
   return next;
 end;
 $$;
@@ -56,9 +90,10 @@ $$;
 revoke all on function private.hit_daily_limit(text, integer) from public;
 grant execute on function private.hit_daily_limit(text, integer) to service_role;
 
--- Counts one hit on each (key, window, max) and raises RATE_001 (hint: the
--- longest wait) if any is over its limit. Internal: callers reach it only
--- through the narrow functions below, which build the keys.
+-- Counts one hit on each (key, window, max) of the signed-in caller and raises
+-- RATE_001 (hint: the longest wait) if any is over its limit. Internal:
+-- callers reach it only through the narrow functions below, which build the
+-- keys from auth.uid().
 create or replace function private.require_rate_limits(p_keys text[], p_windows integer[], p_maxes integer[])
 returns void
 language plpgsql
@@ -69,6 +104,9 @@ declare
   v_wait integer;
   v_hit record;
 begin
+  if auth.uid() is null then
+    raise exception using errcode = 'P0001', message = 'AUTH_002', detail = 'Sin sesión';
+  end if;
   for i in 1 .. cardinality(p_keys) loop
     select * into v_hit from private.hit_rate_limit(p_keys[i], p_windows[i], p_maxes[i]);
     if not v_hit.allowed then
@@ -93,9 +131,6 @@ security definer
 set search_path = ''
 as $$
 begin
-  if auth.uid() is null then
-    raise exception using errcode = 'P0001', message = 'AUTH_002', detail = 'Sin sesión';
-  end if;
   perform private.require_rate_limits(
     array[private.rate_limit_key('assistant:user', auth.uid()::text)],
     array[p_window_seconds], array[p_max]
@@ -116,9 +151,6 @@ security definer
 set search_path = ''
 as $$
 begin
-  if auth.uid() is null then
-    raise exception using errcode = 'P0001', message = 'AUTH_002', detail = 'Sin sesión';
-  end if;
   -- Only a recipient the caller may write to (RLS's rule on users): no one spends a stranger's allowance.
   if not app.can_read_patient(p_recipient_id) then
     raise exception using errcode = 'P0001', message = 'RES_001', detail = 'Destinatario no encontrado';
