@@ -10,8 +10,8 @@
 --
 -- Row-level security chooses rows, not columns, so the columns are taken away
 -- from `authenticated` (column privileges: a direct `select reason` is
--- refused, whatever the claims) and handed back through a security-definer
--- function per column that answers the text only to those who may read it,
+-- refused, whatever the claims) and handed back through security-definer
+-- functions that answer the text only to those who may read it,
 -- and null to everyone else. Writing stays as it was (an admin books an
 -- appointment with its reason; they just do not read it back).
 --
@@ -24,35 +24,66 @@ grant select (
   created_at, updated_at
 ) on public.appointments to authenticated;
 
--- The reason of appointment `p_id`, for its patient and its doctor; null for anyone else.
+-- The reasons of appointments `p_ids` that the caller may read: those whose
+-- patient or doctor they are. One call answers a whole page of a list.
+-- (PL/pgSQL: its plan is cached for the session, where a SQL function's is made on every call.)
+create or replace function app.appointment_reasons(p_ids uuid[]) returns table (id uuid, reason text)
+language plpgsql stable
+security definer
+set search_path = ''
+as $$
+begin
+  return query
+    select a.id, a.reason from public.appointments a
+     where a.id = any (p_ids) and (a.patient_id = auth.uid() or a.doctor_id = auth.uid());
+end;
+$$;
+
+-- The same for one appointment: its reason, or null.
 create or replace function app.appointment_reason(p_id uuid) returns text
 language sql stable
 security definer
 set search_path = ''
 as $$
-  select a.reason from public.appointments a
-   where a.id = p_id and (a.patient_id = auth.uid() or a.doctor_id = auth.uid())
+  select r.reason from app.appointment_reasons(array[p_id]) r
 $$;
 
-revoke all on function app.appointment_reason(uuid) from public;
-grant execute on function app.appointment_reason(uuid) to authenticated;
+revoke all on function app.appointment_reasons(uuid[]), app.appointment_reason(uuid) from public;
+-- service_role reads the column anyway; granted so that the same queries run as either.
+grant execute on function app.appointment_reasons(uuid[]), app.appointment_reason(uuid)
+  to authenticated, service_role;
 
 revoke select on public.doctor_availability_exceptions from authenticated;
 grant select (id, doctor_id, kind, starts_at, ends_at, created_at)
   on public.doctor_availability_exceptions to authenticated;
 
--- The note of availability exception `p_id`, for its doctor and admins; null for anyone else.
+-- The notes of availability exceptions `p_ids` that the caller may read: a
+-- doctor's own, and every one for an admin.
+create or replace function app.availability_exception_notes(p_ids uuid[]) returns table (id uuid, note text)
+language plpgsql stable
+security definer
+set search_path = ''
+as $$
+begin
+  return query
+    select e.id, e.note from public.doctor_availability_exceptions e
+     where e.id = any (p_ids) and (e.doctor_id = auth.uid() or app.is_admin());
+end;
+$$;
+
+-- The same for one exception: its note, or null.
 create or replace function app.availability_exception_note(p_id uuid) returns text
 language sql stable
 security definer
 set search_path = ''
 as $$
-  select e.note from public.doctor_availability_exceptions e
-   where e.id = p_id and (e.doctor_id = auth.uid() or app.is_admin())
+  select n.note from app.availability_exception_notes(array[p_id]) n
 $$;
 
-revoke all on function app.availability_exception_note(uuid) from public;
-grant execute on function app.availability_exception_note(uuid) to authenticated;
+revoke all on function app.availability_exception_notes(uuid[]), app.availability_exception_note(uuid)
+  from public;
+grant execute on function app.availability_exception_notes(uuid[]), app.availability_exception_note(uuid)
+  to authenticated, service_role;
 
 -- Writing a clinic history read the whole appointment as the caller (`select *`); the same without the reason.
 create or replace function app.create_clinic_history(p_document jsonb) returns uuid

@@ -10,6 +10,7 @@ import {
   type AppointmentRow,
   listQuery,
   toAppointment,
+  withReasons,
 } from "./appointments.queries.ts";
 import type {
   ByPatientRoute,
@@ -24,7 +25,7 @@ const APPOINTMENT_NOT_FOUND = "Cita no encontrada";
 
 async function readAppointment(tx: Queryable, id: string) {
   const [row] = await tx.query<AppointmentRow>(
-    `select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM} where a.id = $1`,
+    withReasons(`select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM} where a.id = $1`),
     [
       id,
     ],

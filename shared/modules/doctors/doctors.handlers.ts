@@ -55,9 +55,13 @@ async function readAvailability(tx: Queryable, doctorId: string) {
   );
   const exceptions = await tx.query<ExceptionRow>(
     // A private note: the database answers it to the doctor and admins only (null to anyone else).
-    `select id, kind, starts_at, ends_at, app.availability_exception_note(id) as note
-       from public.doctor_availability_exceptions
-      where doctor_id = $1 and ends_at > now() order by starts_at limit 200`,
+    `with page as materialized (
+       select id, kind, starts_at, ends_at from public.doctor_availability_exceptions
+        where doctor_id = $1 and ends_at > now() order by starts_at limit 200
+     )
+     select page.*, n.note from page
+       left join app.availability_exception_notes(array(select id from page)) n on n.id = page.id
+      order by page.starts_at, page.id`,
     [doctorId],
   );
   return {
