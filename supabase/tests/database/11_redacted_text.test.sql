@@ -18,7 +18,7 @@ create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 set local client_min_messages = warning;
 
-select plan(22);
+select plan(24);
 
 insert into public.specialties (id, name) values ('5e000000-0000-4000-8000-000000000001', 'pgTAP specialty');
 
@@ -65,9 +65,14 @@ select is(tests.affected($$ update public.appointments set reason = 'Control anu
    where id = 'a1000000-0000-4000-8000-000000000001' $$), 1,
   'admin: may still set the reason (writing, not reading)');
 
+select is((select count(*)::int from app.appointment_reasons(array['a1000000-0000-4000-8000-000000000001'::uuid])),
+  0, 'admin: a page''s reasons (one call) answer no row');
+
 select tests.authenticate_as('dd000000-0000-4000-8000-000000000001');
 select throws_ok($$ select reason from public.appointments $$, '42501', null,
   'doctor: the column itself is refused to everyone');
+select is((select reason from app.appointment_reasons(array['a1000000-0000-4000-8000-000000000001'::uuid])),
+  'Control anual', 'doctor of the appointment: a page''s reasons include it');
 select is(app.appointment_reason('a1000000-0000-4000-8000-000000000001'), 'Control anual',
   'doctor of the appointment: reads the reason');
 
