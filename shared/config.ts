@@ -3,6 +3,7 @@
  * malformed secret stops start-up with a message naming it.
  */
 import { z } from "zod";
+import type { Limit } from "./auth/rate-limits.ts";
 
 const flag = (fallback: boolean) =>
   z.enum(["true", "false", "1", "0"]).optional().transform((v) =>
@@ -82,6 +83,33 @@ export interface Config {
   supabase: { url?: string; serviceRoleKey?: string };
   /** LiveKit (video): where clients connect and the key that signs their tokens; unset, tokens are refused. */
   livekit: { url?: string; apiKey?: string; apiSecret?: string };
+  /** Limits of the endpoints that cost the clinic money, counted in the database. */
+  costLimits: CostLimits;
+}
+
+// --- Limits of the costly endpoints (OpenAI, WhatsApp sends): "<max>/<seconds>" ---
+const windowLimit = (fallback: string) =>
+  z.string().regex(/^\d+\/\d+$/, 'must be "<max>/<seconds>", e.g. "20/600"').default(fallback)
+    .transform((v) => {
+      const [max, windowSeconds] = v.split("/").map(Number);
+      return { max, windowSeconds };
+    }).refine((l) => l.max >= 1 && l.windowSeconds >= 1, "must allow at least 1 in a window of at least 1 s");
+
+const CostLimitsSchema = z.object({
+  OPENAI_USER_RATE_LIMIT: windowLimit("20/600"),
+  OPENAI_DAILY_BUDGET: z.coerce.number().int().min(0).default(2000),
+  WHATSAPP_SEND_USER_RATE_LIMIT: windowLimit("60/3600"),
+  WHATSAPP_SEND_RECIPIENT_RATE_LIMIT: windowLimit("10/3600"),
+});
+
+export interface CostLimits {
+  /** Messages to the assistant through POST /v1/openai/message, per user. */
+  assistantPerUser: Limit;
+  /** Model calls (every OpenAI call, the WhatsApp assistant's too) per clinic day, in its time zone. */
+  modelCallsPerDay: number;
+  /** POST /v1/twilio/whatsapp/send, per sender and per recipient. */
+  whatsappSendPerUser: Limit;
+  whatsappSendPerRecipient: Limit;
 }
 
 export class ConfigError extends Error {
@@ -90,11 +118,14 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")} ${i.message}`);
+  const costs = CostLimitsSchema.safeParse(env);
+  if (!parsed.success || !costs.success) {
+    const issues = [...(parsed.error?.issues ?? []), ...(costs.error?.issues ?? [])];
+    const lines = issues.map((i) => `  - ${i.path.join(".")} ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
+  const k = costs.data;
   return {
     jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER },
     database: {
@@ -121,5 +152,11 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
     supabase: { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY },
     livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
+    costLimits: {
+      assistantPerUser: k.OPENAI_USER_RATE_LIMIT,
+      modelCallsPerDay: k.OPENAI_DAILY_BUDGET,
+      whatsappSendPerUser: k.WHATSAPP_SEND_USER_RATE_LIMIT,
+      whatsappSendPerRecipient: k.WHATSAPP_SEND_RECIPIENT_RATE_LIMIT,
+    },
   };
 }

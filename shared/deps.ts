@@ -6,6 +6,7 @@ import { createTwilioWhatsAppSender } from "./adapters/whatsapp/twilio.ts";
 import { createSupabaseStorageAdapter } from "./adapters/storage/supabase.ts";
 import { createLiveKitAdapter } from "./adapters/livekit/server-sdk.ts";
 import { createOpenAIChatModel } from "./adapters/openai/openai.ts";
+import { withDailyBudget } from "./modules/openai/openai.privileged.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
 import { setArgon2Thread } from "./auth/argon2-mode.ts";
 import type { Config } from "./config.ts";
@@ -26,7 +27,11 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
         : createTwilioWhatsAppSender(config.whatsapp)),
     storage: overrides.storage ?? createSupabaseStorageAdapter(config.supabase),
     video: overrides.video ?? createLiveKitAdapter(config.livekit),
-    assistantModel: overrides.assistantModel ?? createOpenAIChatModel(config.openai),
+    assistantModel: withDailyBudget(
+      overrides.assistantModel ?? createOpenAIChatModel(config.openai),
+      db,
+      config.costLimits.modelCallsPerDay,
+    ),
     rateLimits: overrides.rateLimits ?? RATE_LIMITS,
     clock: overrides.clock,
   };

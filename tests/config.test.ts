@@ -99,3 +99,35 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     assert(error instanceof ConfigError && error.message.includes("OPENAI_BASE_URL"));
   });
 });
+
+Deno.test("config: the limits of the costly endpoints, their defaults and a malformed one", async () => {
+  const local = { JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" };
+  assertEquals(loadConfig(local).costLimits, {
+    assistantPerUser: { max: 20, windowSeconds: 600 },
+    modelCallsPerDay: 2000,
+    whatsappSendPerUser: { max: 60, windowSeconds: 3600 },
+    whatsappSendPerRecipient: { max: 10, windowSeconds: 3600 },
+  });
+  const set = loadConfig({
+    ...local,
+    OPENAI_USER_RATE_LIMIT: "5/60",
+    OPENAI_DAILY_BUDGET: "0",
+    WHATSAPP_SEND_RECIPIENT_RATE_LIMIT: "2/86400",
+  }).costLimits;
+  assertEquals([set.assistantPerUser, set.modelCallsPerDay, set.whatsappSendPerRecipient], [
+    { max: 5, windowSeconds: 60 },
+    0,
+    { max: 2, windowSeconds: 86400 },
+  ]);
+  for (
+    const [key, value] of [["OPENAI_USER_RATE_LIMIT", "5 per minute"], [
+      "WHATSAPP_SEND_USER_RATE_LIMIT",
+      "0/60",
+    ]]
+  ) {
+    const error = await assertRejects(() =>
+      Promise.resolve().then(() => loadConfig({ ...local, [key]: value }))
+    );
+    assert(error instanceof ConfigError && error.message.includes(key), `${key}=${value}`);
+  }
+});

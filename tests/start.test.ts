@@ -82,7 +82,7 @@ async function exercise(t: Deno.TestContext, env: Record<string, string>, driver
         lastName: "Prueba",
         phone: "+5491100000099",
         email: "persistida@consultorio.dev",
-        password: "persistida-1",
+        password: "guardada-en-disco-1",
       }),
     });
     assertEquals(created.status, 201);
@@ -93,7 +93,7 @@ async function exercise(t: Deno.TestContext, env: Record<string, string>, driver
     try {
       assertMatch(second.output, /Migrations applied now: none/);
       assert(!second.output.includes("seeded now"));
-      assertEquals((await loginStatus(second.apiUrl, "+5491100000099", "persistida-1")).status, 200);
+      assertEquals((await loginStatus(second.apiUrl, "+5491100000099", "guardada-en-disco-1")).status, 200);
       const me = await fetch(`${second.apiUrl}/functions/v1/api/v1/user/me`, {
         headers: { Authorization: `Bearer ${adminToken}` },
       });

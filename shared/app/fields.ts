@@ -5,7 +5,20 @@ export const PhoneSchema = z.string().trim()
   .regex(/^\+[1-9]\d{6,14}$/, "debe estar en formato E.164, por ejemplo +5491100000002")
   .openapi({ example: "+5491100000002" });
 
+/** A password given to sign in: any length an older account may have. */
 export const PasswordSchema = z.string().min(6).max(256).openapi({ example: "consultorio-demo" });
+
+/**
+ * A password being set. The length is checked here (for the OpenAPI document too); the
+ * common-password list and the owner's phone and name in shared/auth/password-policy.ts.
+ */
+export const NewPasswordSchema = z.string()
+  .min(8, "debe tener al menos 8 caracteres (se recomiendan 15 o más)").max(256)
+  .openapi({
+    example: "una frase larga que recuerdes",
+    description: "At least 8 characters (15 or more recommended), any characters; not a common or breached " +
+      "password, and not containing the user's phone or name",
+  });
 
 export const EmailSchema = z.email().max(254).transform((e) => e.toLowerCase())
   .openapi({ example: "diego@consultorio.dev" });

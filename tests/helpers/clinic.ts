@@ -1,7 +1,7 @@
 /** Fixtures of the clinical core, created through the API as a clinic would. */
 import { call, login, type TestStack, type TestUser, uniquePhone } from "./stack.ts";
 
-export const PATIENT_PASSWORD = "paciente-clave-1";
+export const PATIENT_PASSWORD = "tortuga-azul-del-rio-1";
 
 export interface TestPatient {
   id: string;

@@ -41,6 +41,14 @@ export const RELAXED_LIMITS: RateLimits = Object.fromEntries(
   Object.entries(RATE_LIMITS).map(([k, v]) => [k, { ...v, max: 10_000 }]),
 ) as unknown as RateLimits;
 
+/** The limits of the costly endpoints (shared/config.ts), as high: set one in `env` to test it. */
+export const RELAXED_COST_LIMITS: Record<string, string> = {
+  OPENAI_USER_RATE_LIMIT: "10000/60",
+  OPENAI_DAILY_BUDGET: "1000000",
+  WHATSAPP_SEND_USER_RATE_LIMIT: "10000/60",
+  WHATSAPP_SEND_RECIPIENT_RATE_LIMIT: "10000/60",
+};
+
 export interface StartOptions {
   seed?: boolean;
   rateLimits?: RateLimits;
@@ -69,6 +77,7 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
   const env: Record<string, string> = {
     JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
     WHATSAPP_SENDER: "console",
+    ...RELAXED_COST_LIMITS,
     ...options.env,
   };
   let dropDatabase = async () => {};

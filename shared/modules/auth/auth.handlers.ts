@@ -6,6 +6,7 @@ import type { AppRouteHandler } from "../../app/types.ts";
 import { issueAccessToken } from "../../auth/jwt.ts";
 import { generateOtp } from "../../auth/otp.ts";
 import { verifyAgainstNothing, verifyPassword } from "../../auth/password.ts";
+import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type { Limit } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
 import * as privileged from "./auth.privileged.ts";
@@ -111,6 +112,9 @@ export const resetPassword: AppRouteHandler<ResetPasswordRoute> = async (c) => {
     perPhone: rateLimits.resetPerPhone,
     perClient: rateLimits.resetPerClient,
   });
+  // The owner's name is checked only once the code matched (resetPasswordWithCode): refusing
+  // it before would tell anyone with a phone number whether a guess is its user's name.
+  await requireAcceptablePassword("newPassword", newPassword, { phone });
 
   const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.jwt.secret);
   if (!changed) throw new ApiError("AUTH_003", "invalid-or-expired-otp");

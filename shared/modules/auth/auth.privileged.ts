@@ -6,6 +6,7 @@
 import type { AppRole } from "../../auth/jwt.ts";
 import { hashOtp, otpMatches } from "../../auth/otp.ts";
 import { hashPassword } from "../../auth/password.ts";
+import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import { type Limit, rateLimitKey } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
 
@@ -126,8 +127,10 @@ export async function resetPasswordWithCode(
   secret: string,
 ): Promise<boolean> {
   return await db.asService(async (tx) => {
-    const [pending] = await tx.query<{ id: string; user_id: string; code_hash: string; attempts: number }>(
-      `select r.id, r.user_id, r.code_hash, r.attempts
+    const [pending] = await tx.query<
+      { id: string; user_id: string; code_hash: string; attempts: number; name: string; last_name: string }
+    >(
+      `select r.id, r.user_id, r.code_hash, r.attempts, u.name, u.last_name
          from private.password_reset_codes r
          join public.users u on u.id = r.user_id
         where u.phone = $1 and u.is_active and u.deleted_at is null
@@ -150,6 +153,12 @@ export async function resetPasswordWithCode(
       [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
     );
     if (!matches) return false;
+    // Refused here, the whole transaction rolls back: the code stays usable with a better password.
+    await requireAcceptablePassword("newPassword", input.newPassword, {
+      phone: input.phone,
+      name: pending.name,
+      lastName: pending.last_name,
+    });
 
     await tx.query(
       `insert into private.credentials (user_id, password_hash, password_changed_at)

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EmailSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
+import { EmailSchema, NewPasswordSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
 import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
 
 const tags = ["Auth"];
@@ -72,7 +72,7 @@ export const resetPassword = createRoute({
       z.object({
         phone: PhoneSchema,
         code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos"),
-        newPassword: PasswordSchema,
+        newPassword: NewPasswordSchema,
         confirmPassword: z.string().max(256),
       }).openapi("ResetPasswordRequest"),
     ),

@@ -32,6 +32,17 @@ export const send: AppRouteHandler<SendRoute> = async (c) => {
       [phone],
     );
     if (!recipient) throw notFound("Destinatario no encontrado");
+    // Counted before the call out, in this transaction: a burst waits on the counters' rows, and
+    // a refused or failed send rolls back uncounted.
+    const { whatsappSendPerUser: perUser, whatsappSendPerRecipient: perRecipient } =
+      c.var.deps.config.costLimits;
+    await tx.query("select app.count_whatsapp_send($1, $2, $3, $4, $5)", [
+      recipient.id,
+      perUser.max,
+      perUser.windowSeconds,
+      perRecipient.max,
+      perRecipient.windowSeconds,
+    ]);
     let sent;
     try {
       sent = await c.var.deps.whatsapp.send({ to: phone, body });
