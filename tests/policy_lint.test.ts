@@ -207,6 +207,12 @@ async function lint(t: Deno.TestContext, db: Database) {
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
         where c.relkind in ('r', 'p') and n.nspname = any ($1::text[]) and not c.relrowsecurity
+          -- A partition (realtime.messages' days) is read through its parent's policies; only
+          -- one the API roles may reach directly would need its own.
+          and not (c.relispartition and not exists (
+            select 1 from unnest(array['anon', 'authenticated']) r
+             where has_table_privilege(r, c.oid, 'select, insert, update, delete')
+          ))
         order by 1`,
       [RLS_SCHEMAS],
     );
