@@ -23,11 +23,11 @@
  *     evaluates each of them for every row (multiple_permissive_policies).
  *   - every foreign key's columns lead an index (unindexed_foreign_keys).
  */
-import postgres from "postgres";
 import type { Database } from "../shared/db/database.ts";
 import { createPGliteDatabase } from "../shared/db/pglite.ts";
 import { createPostgresDatabase } from "../shared/db/postgres.ts";
 import { prepareDatabase } from "../supabase/local/migrate.ts";
+import { createScratchDatabase } from "./helpers/postgres-server.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 
 const PG_URL = Deno.env.get("TEST_PG_URL");
@@ -347,20 +347,13 @@ async function openDatabase(
   if (!PG_URL || !PG_TEMPLATE) throw new Error("TEST_PG_URL is not set: run the tests with `deno task test`");
   // A copy of the template: connecting to the template itself would block
   // the other tests' `create database ... template`.
-  const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
-  const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name} template ${PG_TEMPLATE}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  const db = createPostgresDatabase({ url: url.toString(), poolSize: 1 });
+  const copy = await createScratchDatabase(PG_URL, PG_TEMPLATE);
+  const db = createPostgresDatabase({ url: copy.url, poolSize: 1 });
   return {
     db,
     async close() {
       await db.close();
-      const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await copy.drop();
     },
   };
 }

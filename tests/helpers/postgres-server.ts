@@ -120,3 +120,27 @@ export async function prepareTestStacks(adminUrl: string, name: string) {
   Deno.env.set("TEST_PG_URL", adminUrl);
   Deno.env.set("TEST_PG_TEMPLATE", name);
 }
+
+/**
+ * A new database `t_<uuid>` on the server of `adminUrl` (empty, or a copy of
+ * `template`): its URL, and drop() to remove it with its connections.
+ */
+export async function createScratchDatabase(
+  adminUrl: string,
+  template?: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}${template ? ` template ${template}` : ""}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
