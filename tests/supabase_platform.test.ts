@@ -244,6 +244,19 @@ Deno.test({
            execute 'create policy probe2 on storage.objects for select to anon using (true)'; end $$`,
         ],
       ];
+      await t.step("a migration that changes its role is refused before it runs", async () => {
+        for (
+          const sql of [
+            "reset role",
+            "set local role none",
+            "do $$ begin perform set_config('role', 'none', true); end $$",
+          ]
+        ) {
+          const error = await assertRejects(() => migrate(`${sql}; create table realtime.probe (id int)`));
+          assert(String(error).includes("may not change its role"), String(error));
+        }
+      });
+
       for (const [what, sql] of refusals) {
         await t.step(`a migration that ${what} fails, and changes nothing`, async () => {
           const before = await supabaseObjects(db);

@@ -59,12 +59,27 @@ export function isGrantedPolicyStatement(statement: string): boolean {
  * POLICY_GRANTS as the connection's superuser (`role none`), as supautils does.
  */
 export function asPostgres(sql: string): string {
-  const statements = splitStatements(sql).map((statement) =>
-    isGrantedPolicyStatement(statement)
+  const statements = splitStatements(sql).map((statement) => {
+    if (switchesRole(statement)) {
+      throw new Error(`a migration may not change its role (it runs as postgres): ${statement.trim()}`);
+    }
+    return isGrantedPolicyStatement(statement)
       ? `set local role none;\n${statement};\nset local role postgres`
-      : statement
-  );
+      : statement;
+  });
   return ["set local role postgres", ...statements, "reset role"].join(";\n") + ";";
+}
+
+/**
+ * A statement, or a `do` block, that changes the current role: connected as
+ * the superuser, `reset role` would leave `postgres` behind. (A function's
+ * body runs later, as its caller: start_request's set_config('role') is fine.)
+ */
+function switchesRole(statement: string): boolean {
+  const text = stripComments(statement);
+  const roleChange =
+    /\b(?:set|reset)\s+(?:local\s+|session\s+)?(?:role|session\s+authorization)\b|set_config\s*\(\s*'(?:role|session_authorization)'/i;
+  return /^\s*(?:set|reset|do)\b/i.test(text) && roleChange.test(text);
 }
 
 /** Whether the migrations run as a non-superuser `postgres`: the connection is a superuser, and `postgres` is not. */
