@@ -16,6 +16,7 @@ import { createLogger, describeError } from "../../../shared/app/logger.ts";
 import { Connection } from "./connection.ts";
 import { type Context, type RealtimeOptions, resolveSettings } from "./context.ts";
 import { type DatabaseBroadcasts, listenForDatabaseBroadcasts } from "./database-broadcasts.ts";
+import { maintainMessagePartitions, startPartitionJanitor } from "./partitions.ts";
 import { Hub, topicKey } from "./hub.ts";
 import { PresenceTracker } from "./presence.ts";
 import { parseVsn } from "./protocol.ts";
@@ -50,11 +51,15 @@ export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
   const connections = new Set<Connection>();
   let closing = false;
 
-  const listening: Promise<DatabaseBroadcasts> = listenForDatabaseBroadcasts(
-    ctx.db,
-    ({ topic, isPrivate, message }) => ctx.hub.broadcast(topicKey(topic, isPrivate), message),
-    ctx.logger,
+  // As Realtime on connecting to a project: today's partition exists before anything is accepted.
+  const listening: Promise<DatabaseBroadcasts> = maintainMessagePartitions(ctx.db).then(() =>
+    listenForDatabaseBroadcasts(
+      ctx.db,
+      ({ topic, isPrivate, message }) => ctx.hub.broadcast(topicKey(topic, isPrivate), message),
+      ctx.logger,
+    )
   );
+  const stopJanitor = startPartitionJanitor(ctx.db, ctx.logger);
   const ready = listening.then(() => {});
   ready.catch((error) =>
     ctx.logger.error("realtime: cannot listen for database broadcasts", describeError(error))
@@ -97,6 +102,7 @@ export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
     },
     async close() {
       closing = true;
+      stopJanitor();
       for (const connection of [...connections]) connection.close();
       const broadcasts = await listening.catch(() => undefined);
       await broadcasts?.stop();
