@@ -55,7 +55,7 @@ async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): 
     logs = [];
     const own = createRealtimeServer({
       db: s.stack.deps.db,
-      jwtSecret: s.stack.config.jwt.secret,
+      tenantKeys: s.stack.tenantKeys,
       logger: createLogger("debug", (line) => logs.push(line)),
       heartbeatTimeoutMs: 30_000,
       joinErrorBackoffMs: 50,
@@ -468,7 +468,7 @@ testBothDrivers("realtime (local stand-in): a consultation's private channel", a
         sub: c.doctor.id,
       }, nowSeconds() + 600);
       const expired = await signed(
-        s.stack.config.jwt.secret,
+        s.stack.tenantKeys.secret,
         { role: "authenticated", sub: c.doctor.id },
         nowSeconds() - 60,
       );
@@ -701,7 +701,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
           join.joinRef,
         );
         assertEquals((await raw.replyTo(ping)).payload.status, "ok");
-        const stranger = await signed(s.stack.config.jwt.secret, {
+        const stranger = await signed(s.stack.tenantKeys.secret, {
           role: "authenticated",
           sub: c.otherPatient.id,
         }, nowSeconds() + 600);
@@ -718,7 +718,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
         const again = await raw.join(topic, { private: true }, c.doctor.token);
         raw.frames.length = 0;
         const expired = await signed(
-          s.stack.config.jwt.secret,
+          s.stack.tenantKeys.secret,
           { role: "authenticated", sub: c.doctor.id },
           nowSeconds() - 5,
         );
@@ -734,7 +734,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
       const raw = await rt.raw();
       // The claims of the doctor's live session, with an expiry two seconds away.
       const { exp: _, iat: __, ...live } = decodeJwt(c.doctor.token);
-      const soon = await signed(s.stack.config.jwt.secret, live, nowSeconds() + 2);
+      const soon = await signed(s.stack.tenantKeys.secret, live, nowSeconds() + 2);
       const join = await raw.join(`realtime:${c.topic}`, { private: true }, soon);
       assertEquals(join.payload.status, "ok");
       const system = await raw.next("the expiry", (f) => f.event === "system", 5_000);

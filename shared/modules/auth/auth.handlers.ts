@@ -82,7 +82,7 @@ export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) =>
   });
 
   const code = generateOtp();
-  const to = await privileged.storeResetCode(db, phone, code, config.jwt.secret);
+  const to = await privileged.storeResetCode(db, phone, code, config.otpSecret);
   if (to) {
     // Not awaited: the answer must take the same time whether or not the phone exists.
     const log = c.var.log;
@@ -112,7 +112,7 @@ export const resetPassword: AppRouteHandler<ResetPasswordRoute> = async (c) => {
     perClient: rateLimits.resetPerClient,
   });
 
-  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.jwt.secret);
+  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.otpSecret);
   if (!changed) throw new ApiError("AUTH_003", "invalid-or-expired-otp");
   return c.json(envelope({ message: "Contraseña actualizada. Inicia sesión con la nueva contraseña." }), 200);
 };

@@ -53,7 +53,9 @@ export interface SignInCandidate {
 export async function signIn(
   db: Database,
   phone: string,
-  verify: (candidate: SignInCandidate | undefined) => Promise<{ jti: string; expiresAt: Date } | undefined>,
+  verify: (
+    candidate: SignInCandidate | undefined,
+  ) => Promise<{ jti: string; expiresAt: Date; kid?: string } | undefined>,
 ): Promise<SignInCandidate | undefined> {
   return await db.asService(async (tx) => {
     const [candidate] = await tx.query<SignInCandidate>(
@@ -67,8 +69,9 @@ export async function signIn(
     const session = await verify(candidate);
     if (!candidate || !session) return undefined;
     await tx.query(
-      "insert into private.sessions (jti, user_id, expires_at) values ($1, $2, $3)",
-      [session.jti, candidate.id, session.expiresAt.toISOString()],
+      `insert into private.sessions (jti, user_id, expires_at, user_role, signing_kid)
+       values ($1, $2, $3, $4, $5)`,
+      [session.jti, candidate.id, session.expiresAt.toISOString(), candidate.role, session.kid ?? null],
     );
     return candidate;
   });
