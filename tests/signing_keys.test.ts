@@ -21,18 +21,27 @@ testBothDrivers("signing keys: ES256 tokens, verified through the project's JWKS
   const patient = await createUser(s, "patient");
   const current = s.stack.config.jwt.signingKeys[0];
 
-  await t.step("the gateway serves the JWKS: the current key's public half, never the private one", async () => {
-    for (const path of ["/auth/v1/.well-known/jwks.json", "/auth/v1/jwks"]) {
-      const res = await fetch(`${s.origin}${path}`);
-      assertEquals(res.status, 200);
-      const jwks = await res.json();
-      assertEquals(jwks.keys.length, 1);
-      const [key] = jwks.keys;
-      assertEquals([key.kty, key.crv, key.alg, key.kid, key.use], ["EC", "P-256", "ES256", current.kid, "sig"]);
-      assertEquals([key.x, key.y], [current.x, current.y]);
-      assert(!("d" in key), "the JWKS carries the private key");
-    }
-  });
+  await t.step(
+    "the gateway serves the JWKS: the current key's public half, never the private one",
+    async () => {
+      for (const path of ["/auth/v1/.well-known/jwks.json", "/auth/v1/jwks"]) {
+        const res = await fetch(`${s.origin}${path}`);
+        assertEquals(res.status, 200);
+        const jwks = await res.json();
+        assertEquals(jwks.keys.length, 1);
+        const [key] = jwks.keys;
+        assertEquals([key.kty, key.crv, key.alg, key.kid, key.use], [
+          "EC",
+          "P-256",
+          "ES256",
+          current.kid,
+          "sig",
+        ]);
+        assertEquals([key.x, key.y], [current.x, current.y]);
+        assert(!("d" in key), "the JWKS carries the private key");
+      }
+    },
+  );
 
   await t.step("a login token verifies with that JWKS, as any service of the project does", async () => {
     const jwks = createRemoteJWKSet(new URL(`${s.origin}/auth/v1/.well-known/jwks.json`));
@@ -139,12 +148,15 @@ testBothDrivers("sessions: a live token re-signed with another role or key is re
     assertProblem(await call(s, "GET", "/v1/user/me", { token: byLegacySecret }), 401, "AUTH_001");
   });
 
-  await t.step("the rightful token still works, and so does the same claims re-signed by its key", async () => {
-    const me = await call(s, "GET", "/v1/user/me", { token: patient.token });
-    assertOk(me);
-    assertEquals(me.body.data.role, "patient");
-    assertOk(await call(s, "GET", "/v1/user/me", { token: await signAsProject(s, { ...claims }) }));
-  });
+  await t.step(
+    "the rightful token still works, and so does the same claims re-signed by its key",
+    async () => {
+      const me = await call(s, "GET", "/v1/user/me", { token: patient.token });
+      assertOk(me);
+      assertEquals(me.body.data.role, "patient");
+      assertOk(await call(s, "GET", "/v1/user/me", { token: await signAsProject(s, { ...claims }) }));
+    },
+  );
 });
 
 Deno.test("config: the signing key set, or the legacy secret, is required and checked", async (t) => {
@@ -165,28 +177,32 @@ Deno.test("config: the signing key set, or the legacy secret, is required and ch
     }
   });
 
-  await t.step("a public key, a key without kid, an unknown type, a repeated kid or bad JSON: refused", () => {
-    const { d: _, ...publicOnly } = key;
-    const { kid: __, ...noKid } = key;
-    for (
-      const value of [
-        JSON.stringify([publicOnly]),
-        JSON.stringify([noKid]),
-        JSON.stringify([{ ...key, crv: "P-384" }]),
-        JSON.stringify([key, key]),
-        JSON.stringify([]),
-        "{not json",
-      ]
-    ) {
-      const error = assertThrowsConfig(() => loadConfig({ ...base, JWT_SIGNING_KEYS: value }));
-      assert(error.message.includes("JWT_SIGNING_KEYS"), error.message);
-    }
-  });
+  await t.step(
+    "a public key, a key without kid, an unknown type, a repeated kid or bad JSON: refused",
+    () => {
+      const { d: _, ...publicOnly } = key;
+      const { kid: __, ...noKid } = key;
+      for (
+        const value of [
+          JSON.stringify([publicOnly]),
+          JSON.stringify([noKid]),
+          JSON.stringify([{ ...key, crv: "P-384" }]),
+          JSON.stringify([key, key]),
+          JSON.stringify([]),
+          "{not json",
+        ]
+      ) {
+        const error = assertThrowsConfig(() => loadConfig({ ...base, JWT_SIGNING_KEYS: value }));
+        assert(error.message.includes("JWT_SIGNING_KEYS"), error.message);
+      }
+    },
+  );
 
   await t.step("a key whose numbers do not import stops start-up too", async () => {
     const { createDeps } = await import("../shared/deps.ts");
-    const broken = loadConfig({ ...base, JWT_SIGNING_KEYS: JSON.stringify([{ ...key, x: "AAAA" }]) });
-    await assertRejects(() => createDeps(broken), ConfigError, "JWT_SIGNING_KEYS");
+    const broken = loadConfig({ ...base, JWT_SIGNING_KEYS: JSON.stringify([{ ...key, d: "AA" }]) });
+    const error = await assertRejects(() => createDeps(broken));
+    assert(error instanceof ConfigError && error.message.includes("JWT_SIGNING_KEYS"), String(error));
   });
 });
 
