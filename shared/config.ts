@@ -11,18 +11,22 @@ const flag = (fallback: boolean) =>
   );
 
 /**
- * JWT_SIGNING_KEYS: private JWKs, as `supabase gen signing-key` prints them,
- * in a JSON array (the CLI's signing_keys.json) or a JWK set `{ "keys": [...] }`.
+ * JWT_SIGNING_KEYS: private JWKs, as `supabase gen signing-key` prints them:
+ * one, a JSON array (the CLI's signing_keys.json) or a JWK set `{ "keys": [...] }`.
  */
 const SigningKeys = z.string().transform((text, ctx): PrivateJwk[] => {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    ctx.addIssue({ code: "custom", message: "must be JSON: an array of private JWKs, or { keys: [...] }" });
+    ctx.addIssue({
+      code: "custom",
+      message: "must be JSON: a private JWK, an array of them, or { keys: [...] }",
+    });
     return z.NEVER;
   }
-  const list = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
+  const object = parsed as { keys?: unknown; kty?: unknown } | null;
+  const list = Array.isArray(parsed) ? parsed : object?.kty ? [parsed] : object?.keys;
   if (!Array.isArray(list) || list.length === 0) {
     ctx.addIssue({ code: "custom", message: "must hold at least one private JWK (the first signs)" });
     return z.NEVER;

@@ -27,9 +27,9 @@ import {
   type RealtimeOptions,
   type RealtimeServer,
 } from "../supabase/local/realtime/server.ts";
-import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { insertedConsultation, PATIENT_PASSWORD, registerPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
-import { call, createUser, login, TEST_PASSWORD, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+import { call, login, TEST_PASSWORD, testBothDrivers, type TestStack } from "./helpers/stack.ts";
 import { eventually } from "./helpers/wait.ts";
 
 // ---------------------------------------------------------------------------
@@ -172,23 +172,9 @@ interface Consultation {
 
 /** A doctor, their patient with an appointment, its consultation (inserted as owner), another patient, an admin. */
 async function consultation(s: TestStack): Promise<Consultation> {
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
+  const { id, admin, doctor, patient } = await insertedConsultation(s);
   const otherPatient = await registerPatient(s, admin, "Paula");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(3, 10),
-    end: at(3, 10, 30),
-  });
-  assertEquals(booked.status, 201, JSON.stringify(booked.body));
-  const [row] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
-    `insert into public.consultations (appointment_id, doctor_id, patient_id) values ($1, $2, $3) returning id`,
-    [booked.body.data.id, doctor.id, patient.id],
-  );
-  return { id: row.id, topic: `consultation:${row.id}`, doctor, patient, otherPatient, admin };
+  return { id, topic: `consultation:${id}`, doctor, patient, otherPatient, admin };
 }
 
 const refusal = (topic: string) =>

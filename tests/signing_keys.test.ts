@@ -168,14 +168,18 @@ Deno.test("config: the signing key set, or the legacy secret, is required and ch
     assert(error.message.includes("JWT_SIGNING_KEYS") && error.message.includes("JWT_SECRET"));
   });
 
-  await t.step("a JSON array or a JWK set of private keys; the first signs", async () => {
-    const second = await generateSigningKey();
-    for (const value of [JSON.stringify([key, second]), JSON.stringify({ keys: [key, second] })]) {
-      const config = loadConfig({ ...base, JWT_SIGNING_KEYS: value });
-      assertEquals(config.jwt.signingKeys.map((k) => k.kid), [key.kid, second.kid]);
-      assertEquals(config.jwt.secret, undefined);
-    }
-  });
+  await t.step(
+    "one private JWK (as `supabase gen signing-key` prints it), an array or a JWK set",
+    async () => {
+      assertEquals(loadConfig({ ...base, JWT_SIGNING_KEYS: JSON.stringify(key) }).jwt.signingKeys, [key]);
+      const second = await generateSigningKey();
+      for (const value of [JSON.stringify([key, second]), JSON.stringify({ keys: [key, second] })]) {
+        const config = loadConfig({ ...base, JWT_SIGNING_KEYS: value });
+        assertEquals(config.jwt.signingKeys.map((k) => k.kid), [key.kid, second.kid]);
+        assertEquals(config.jwt.secret, undefined);
+      }
+    },
+  );
 
   await t.step(
     "a public key, a key without kid, an unknown type, a repeated kid or bad JSON: refused",

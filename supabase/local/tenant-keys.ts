@@ -14,6 +14,19 @@ export interface TenantKeys {
   jwks: { keys: JWK[] };
 }
 
+/** The JWK key type of each asymmetric JWT algorithm the services accept. */
+export const KEY_TYPE_OF: Readonly<Record<string, string>> = {
+  RS256: "RSA",
+  RS384: "RSA",
+  RS512: "RSA",
+  ES256: "EC",
+  ES384: "EC",
+  ES512: "EC",
+  EdDSA: "OKP",
+  Ed25519: "OKP",
+  Ed448: "OKP",
+};
+
 const imported = new WeakMap<JWK, Promise<CryptoKey | Uint8Array>>();
 
 /** A JWKS entry as a verification key for `alg`, imported once. */

@@ -9,7 +9,7 @@
  * no session check: Realtime knows nothing of the API's revoked tokens.
  */
 import { compactVerify, decodeJwt, decodeProtectedHeader } from "jose";
-import { importPublicJwk, secretBytes, type TenantKeys } from "../tenant-keys.ts";
+import { importPublicJwk, KEY_TYPE_OF, secretBytes, type TenantKeys } from "../tenant-keys.ts";
 
 export type Claims = Record<string, unknown> & { role: string; exp: number; sub?: string };
 
@@ -24,17 +24,6 @@ export type TokenFailure =
 export type TokenResult = { ok: true; claims: Claims } | { ok: false; failure: TokenFailure };
 
 const HS_ALGORITHMS = ["HS256", "HS384", "HS512"];
-const KEY_TYPES: Record<string, string> = {
-  RS256: "RSA",
-  RS384: "RSA",
-  RS512: "RSA",
-  ES256: "EC",
-  ES384: "EC",
-  ES512: "EC",
-  Ed25519: "OKP",
-  Ed448: "OKP",
-};
-
 const SIGNER_ERROR: TokenFailure = {
   kind: "signer",
   message: "Failed to generate JWT signer, check your JWT secret or JWKS configuration",
@@ -48,7 +37,7 @@ async function signerOf(
   const { alg, kid, typ } = header;
   if (typ !== "JWT" || typeof alg !== "string") return undefined;
   if (HS_ALGORITHMS.includes(alg)) return secretBytes(keys);
-  const kty = KEY_TYPES[alg];
+  const kty = alg === "EdDSA" ? undefined : KEY_TYPE_OF[alg];
   if (!kty || typeof kid !== "string") return undefined;
   const jwk = keys.jwks.keys.find((k) => k.kty === kty && k.kid === kid);
   return jwk ? await importPublicJwk(jwk, alg === "Ed25519" || alg === "Ed448" ? "EdDSA" : alg) : undefined;

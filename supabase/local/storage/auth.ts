@@ -10,7 +10,7 @@
  * whole payload as `request.jwt.claims`, so row-level security decides.
  */
 import { type JWTHeaderParameters, jwtVerify } from "jose";
-import { importPublicJwk, secretBytes, type TenantKeys } from "../tenant-keys.ts";
+import { importPublicJwk, KEY_TYPE_OF, secretBytes, type TenantKeys } from "../tenant-keys.ts";
 import { ERRORS } from "./errors.ts";
 
 export type DatabaseRole = "anon" | "authenticated" | "service_role";
@@ -74,15 +74,10 @@ export async function authenticate(
   };
 }
 
-const ASYMMETRIC_KTY: Record<string, string> = {
-  RS256: "RSA",
-  RS384: "RSA",
-  RS512: "RSA",
-  ES256: "EC",
-  ES384: "EC",
-  ES512: "EC",
-  EdDSA: "OKP",
-};
+// Storage names Ed25519 keys' algorithm EdDSA only.
+const ASYMMETRIC_KTY = Object.fromEntries(
+  Object.entries(KEY_TYPE_OF).filter(([alg]) => alg !== "Ed25519" && alg !== "Ed448"),
+);
 
 /** The key of a token's header: the JWKS key of its kid and type, else the secret. */
 async function keyFor(keys: TenantKeys, header: JWTHeaderParameters): Promise<CryptoKey | Uint8Array> {
