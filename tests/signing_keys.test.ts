@@ -8,8 +8,23 @@
  * item 7): a live token re-signed with another role, or by another trusted
  * key, is 401 AUTH_001 while the rightful one works. On both drivers.
  */
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
-import { generateSigningKey, type JwtSettings, signWithCurrentKey } from "../shared/auth/jwt.ts";
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+import {
+  generateSigningKey,
+  issueAccessToken,
+  jwksOf,
+  type JwtSettings,
+  signWithCurrentKey,
+  verifyAccessToken,
+} from "../shared/auth/jwt.ts";
 import { ConfigError, loadConfig } from "../shared/config.ts";
 import { assertOk, assertProblem } from "./helpers/assertions.ts";
 import { assert, assertEquals, assertRejects } from "./helpers/std.ts";
