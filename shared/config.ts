@@ -44,7 +44,7 @@ const SigningKeys = z.string().transform((text, ctx): PrivateJwk[] => {
       ? "repeats the kid of another key"
       : undefined;
     if (problem) ctx.addIssue({ code: "custom", path: [i], message: `key ${i} ${problem}` });
-    kids.add(jwk.kid);
+    kids.add(jwk?.kid);
     return { ...jwk, alg } as PrivateJwk;
   });
 });

@@ -208,6 +208,7 @@ Deno.test("config: the signing key set, or the legacy secret, is required and ch
           JSON.stringify([{ ...key, crv: "P-384" }]),
           JSON.stringify([key, key]),
           JSON.stringify([]),
+        JSON.stringify([null]),
           "{not json",
         ]
       ) {
