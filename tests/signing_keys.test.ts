@@ -8,6 +8,7 @@
  * item 7): a live token re-signed with another role, or by another trusted
  * key, is 401 AUTH_001 while the rightful one works. On both drivers.
  */
+import { createClient } from "@supabase/supabase-js";
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -74,6 +75,36 @@ testBothDrivers("signing keys: ES256 tokens, verified through the project's JWKS
     assertProblem(await call(s, "GET", "/v1/user/me", { token: forged }), 401, "AUTH_001");
     assertOk(await call(s, "GET", "/v1/user/me", { token: patient.token }));
   });
+
+  await t.step(
+    "Realtime picks the JWKS key by kid: a token of an unknown kid is a signer error",
+    async () => {
+      const stranger = await generateSigningKey();
+      const unknownKid = await signWithCurrentKey(
+        { issuer: s.stack.config.jwt.issuer, signingKeys: [stranger] },
+        new SignJWT({ ...decodeJwt(patient.token) }),
+      );
+      const client = createClient(s.origin, s.stack.publishableKey, {
+        auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+      });
+      try {
+        for (const [token, expected] of [[patient.token, "SUBSCRIBED"], [unknownKid, "CHANNEL_ERROR"]]) {
+          await client.realtime.setAuth(token);
+          const { status, message } = await new Promise<{ status: string; message?: string }>((resolve) => {
+            let done = false;
+            client.channel(`room:${crypto.randomUUID()}`).subscribe((status, err) => {
+              if (!done) resolve({ status, message: err?.message });
+              done = true;
+            });
+          });
+          assertEquals(status, expected, message);
+          if (expected === "CHANNEL_ERROR") assert(message?.startsWith("JwtSignerError"), message);
+        }
+      } finally {
+        await client.removeAllChannels();
+      }
+    },
+  );
 
   await t.step("an HS256 token is refused when the project has no JWT secret configured", async () => {
     const hs = await new SignJWT({ ...decodeJwt(patient.token) })
@@ -196,6 +227,20 @@ Deno.test("config: the signing key set, or the legacy secret, is required and ch
     },
   );
 
+  await t.step("an RS256 key signs too; its JWKS entry has n and e, never the private parts", async () => {
+    const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+    const rsa = { ...(await exportJWK(privateKey)), kid: crypto.randomUUID() };
+    const config = loadConfig({ ...base, JWT_SIGNING_KEYS: JSON.stringify([rsa]) });
+    const issued = await issueAccessToken(
+      { id: crypto.randomUUID(), role: "patient", phone: "+5491100000003" },
+      config.jwt,
+    );
+    assertEquals(decodeProtectedHeader(issued.token), { alg: "RS256", typ: "JWT", kid: rsa.kid });
+    assertEquals((await verifyAccessToken(issued.token, config.jwt))?.jti, issued.jti);
+    const [published] = jwksOf(config.jwt).keys;
+    assertEquals(Object.keys(published).sort(), ["alg", "e", "key_ops", "kid", "kty", "n", "use"]);
+  });
+
   await t.step(
     "a public key, a key without kid, an unknown type, a repeated kid or bad JSON: refused",
     () => {
@@ -208,7 +253,7 @@ Deno.test("config: the signing key set, or the legacy secret, is required and ch
           JSON.stringify([{ ...key, crv: "P-384" }]),
           JSON.stringify([key, key]),
           JSON.stringify([]),
-        JSON.stringify([null]),
+          JSON.stringify([null]),
           "{not json",
         ]
       ) {
