@@ -73,11 +73,11 @@ const ConfigSchema = z.object({
   JWT_ISSUER: z.string().min(1).default("consultorio"),
   SUPABASE_DB_URL: z.string().min(1).optional(),
   DATABASE_URL: z.string().min(1).optional(),
-  PGLITE_DATA_DIR: z.string().min(1).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   DB_PREPARE: flag(true),
   CORS_ORIGINS: z.string().default("*"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ARGON2_THREAD: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   WHATSAPP_SENDER: z.enum(["console", "twilio"]).default("twilio"),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -127,9 +127,11 @@ export interface Config {
    * from the current signing key (a rotation voids the codes pending, 10 minutes at most).
    */
   otpSecret: string;
-  database: { url?: string; pgliteDataDir?: string; poolSize: number; prepare: boolean };
+  database: { url?: string; poolSize: number; prepare: boolean };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Hash passwords on a worker thread (off: on the request's thread, as on Supabase's Edge Runtime, which has none). */
+  argon2Thread: boolean;
   whatsapp:
     | { sender: "console" }
     | {
@@ -192,7 +194,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     otpSecret: e.JWT_SECRET ?? `otp:${e.JWT_SIGNING_KEYS![0].kid}:${e.JWT_SIGNING_KEYS![0].d}`,
     database: {
       url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
-      pgliteDataDir: e.PGLITE_DATA_DIR,
       poolSize: e.DB_POOL_SIZE,
       prepare: e.DB_PREPARE,
     },
@@ -200,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       ? "*"
       : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    argon2Thread: e.ARGON2_THREAD === "on",
     whatsapp: e.WHATSAPP_SENDER === "console" ? { sender: "console" } : {
       sender: "twilio",
       accountSid: e.TWILIO_ACCOUNT_SID!,

@@ -7,8 +7,9 @@ import { createSupabaseStorageAdapter } from "./adapters/storage/supabase.ts";
 import { createLiveKitAdapter } from "./adapters/livekit/server-sdk.ts";
 import { createOpenAIChatModel } from "./adapters/openai/openai.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
-import { type Config, ConfigError } from "./config.ts";
+import { setArgon2Thread } from "./auth/argon2-mode.ts";
 import { keyRingOf } from "./auth/jwt.ts";
+import { type Config, ConfigError } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { openDatabase } from "./db/open.ts";
 
@@ -18,6 +19,8 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     throw new ConfigError(`Invalid configuration:\n  - JWT_SIGNING_KEYS ${error.message}`);
   });
   const db: Database = overrides.db ?? await openDatabase(config.database);
+  // One hashing mode per process (the worker thread is the process's own).
+  setArgon2Thread(config.argon2Thread);
   return {
     config,
     db,

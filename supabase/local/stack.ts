@@ -10,6 +10,7 @@ import { issueApiKey, jwksOf } from "../../shared/auth/jwt.ts";
 import { type Config, loadConfig } from "../../shared/config.ts";
 import { createDeps } from "../../shared/deps.ts";
 import { createGateway } from "./gateway.ts";
+import { createPGliteDatabase } from "./pglite.ts";
 import { prepareDatabase, type PrepareResult } from "./migrate.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
 import { createApiKeyExchange, SOCKET_TOKEN_SECONDS } from "./api-keys.ts";
@@ -97,9 +98,6 @@ export async function createStack(options: StackOptions): Promise<Stack> {
     env.OPENAI_BASE_URL = `${options.publicUrl ?? "http://127.0.0.1:54321"}/openai/v1`;
     env.OPENAI_API_KEY = "local-stand-in";
   }
-  if (!env.DATABASE_URL && !env.SUPABASE_DB_URL && !options.inMemory) {
-    env.PGLITE_DATA_DIR ??= `${options.dataDir}/pgdata`;
-  }
 
   const jwt = loadConfig(env).jwt;
   const serviceRoleKey = await issueApiKey("service_role", jwt);
@@ -115,7 +113,12 @@ export async function createStack(options: StackOptions): Promise<Stack> {
   }
 
   const config = loadConfig(env);
-  const deps = await createDeps(config, options.overrides);
+  // Without a URL, the embedded PGlite: the stack opens it and hands it in,
+  // so that no function imports it (a deployed one refuses to start instead).
+  const embedded = config.database.url || options.overrides?.db
+    ? undefined
+    : await createPGliteDatabase(options.inMemory ? undefined : `${options.dataDir}/pgdata`);
+  const deps = await createDeps(config, { ...options.overrides, ...(embedded ? { db: embedded } : {}) });
   try {
     const prepared = await prepareDatabase(deps.db, { seed: options.seed ?? true });
     const api = createApiApp(deps);

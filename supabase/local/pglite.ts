@@ -8,7 +8,7 @@ import {
   type Row,
   START_REQUEST_SQL,
   startRequestParams,
-} from "./database.ts";
+} from "../../shared/db/database.ts";
 
 /**
  * PostgreSQL compiled to WebAssembly, in this process. Its data lives in
