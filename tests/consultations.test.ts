@@ -22,6 +22,8 @@
  */
 import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
 import { decodeJwt } from "jose";
+import { verifyAccessToken } from "../shared/auth/jwt.ts";
+import type { Claims } from "../shared/db/database.ts";
 import { assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
@@ -486,7 +488,7 @@ testBothDrivers("consultations: another patient, an admin and bad requests are r
     assert(row && !("roomName" in row));
     // In SQL, as the admin: no consultation row, no messages, no files.
     const visible = await s.stack.deps.db.queryAsCaller<{ c: number; m: number; f: number }>(
-      adminClaims(f.admin),
+      await adminClaims(s, f.admin),
       `select (select count(*)::int from public.consultations) as c,
               (select count(*)::int from public.consultation_messages) as m,
               (select count(*)::int from public.consultation_files) as f`,
@@ -649,6 +651,7 @@ testBothDrivers("consultations: the doctor's waiting queue is ordered by check-i
   assertEquals(admin.body.data.queueItem.position, 1);
 });
 
-function adminClaims(admin: TestUser) {
-  return decodeJwt<Payload>(admin.token);
+/** The admin's verified claims (they carry the signing key's id to the session check). */
+async function adminClaims(s: TestStack, admin: TestUser): Promise<Claims> {
+  return (await verifyAccessToken(admin.token, s.stack.config.jwt))! as Claims;
 }

@@ -27,9 +27,9 @@ import {
   type RealtimeOptions,
   type RealtimeServer,
 } from "../supabase/local/realtime/server.ts";
-import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { insertedConsultation, PATIENT_PASSWORD, registerPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
-import { call, createUser, login, TEST_PASSWORD, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+import { call, login, TEST_PASSWORD, testBothDrivers, type TestStack } from "./helpers/stack.ts";
 import { eventually } from "./helpers/wait.ts";
 
 // ---------------------------------------------------------------------------
@@ -55,7 +55,7 @@ async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): 
     logs = [];
     const own = createRealtimeServer({
       db: s.stack.deps.db,
-      jwtSecret: s.stack.config.jwt.secret,
+      tenantKeys: s.stack.tenantKeys,
       logger: createLogger("debug", (line) => logs.push(line)),
       heartbeatTimeoutMs: 30_000,
       joinErrorBackoffMs: 50,
@@ -172,23 +172,9 @@ interface Consultation {
 
 /** A doctor, their patient with an appointment, its consultation (inserted as owner), another patient, an admin. */
 async function consultation(s: TestStack): Promise<Consultation> {
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
+  const { id, admin, doctor, patient } = await insertedConsultation(s);
   const otherPatient = await registerPatient(s, admin, "Paula");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(3, 10),
-    end: at(3, 10, 30),
-  });
-  assertEquals(booked.status, 201, JSON.stringify(booked.body));
-  const [row] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
-    `insert into public.consultations (appointment_id, doctor_id, patient_id) values ($1, $2, $3) returning id`,
-    [booked.body.data.id, doctor.id, patient.id],
-  );
-  return { id: row.id, topic: `consultation:${row.id}`, doctor, patient, otherPatient, admin };
+  return { id, topic: `consultation:${id}`, doctor, patient, otherPatient, admin };
 }
 
 const refusal = (topic: string) =>
@@ -468,7 +454,7 @@ testBothDrivers("realtime (local stand-in): a consultation's private channel", a
         sub: c.doctor.id,
       }, nowSeconds() + 600);
       const expired = await signed(
-        s.stack.config.jwt.secret,
+        s.stack.tenantKeys.secret,
         { role: "authenticated", sub: c.doctor.id },
         nowSeconds() - 60,
       );
@@ -701,7 +687,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
           join.joinRef,
         );
         assertEquals((await raw.replyTo(ping)).payload.status, "ok");
-        const stranger = await signed(s.stack.config.jwt.secret, {
+        const stranger = await signed(s.stack.tenantKeys.secret, {
           role: "authenticated",
           sub: c.otherPatient.id,
         }, nowSeconds() + 600);
@@ -718,7 +704,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
         const again = await raw.join(topic, { private: true }, c.doctor.token);
         raw.frames.length = 0;
         const expired = await signed(
-          s.stack.config.jwt.secret,
+          s.stack.tenantKeys.secret,
           { role: "authenticated", sub: c.doctor.id },
           nowSeconds() - 5,
         );
@@ -734,7 +720,7 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
       const raw = await rt.raw();
       // The claims of the doctor's live session, with an expiry two seconds away.
       const { exp: _, iat: __, ...live } = decodeJwt(c.doctor.token);
-      const soon = await signed(s.stack.config.jwt.secret, live, nowSeconds() + 2);
+      const soon = await signed(s.stack.tenantKeys.secret, live, nowSeconds() + 2);
       const join = await raw.join(`realtime:${c.topic}`, { private: true }, soon);
       assertEquals(join.payload.status, "ok");
       const system = await raw.next("the expiry", (f) => f.event === "system", 5_000);

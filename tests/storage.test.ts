@@ -110,7 +110,7 @@ async function forgeToken(s: TestStack, payload: Record<string, unknown>, expSec
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuedAt(now - 3600)
     .setExpirationTime(now + expSecondsFromNow)
-    .sign(new TextEncoder().encode(s.stack.config.jwt.secret));
+    .sign(new TextEncoder().encode(s.stack.tenantKeys.secret));
 }
 
 testBothDrivers("storage (local stand-in): signed upload, upload, download byte for byte", async (t, s) => {
@@ -578,15 +578,20 @@ testBothDrivers("storage (local stand-in): bad input gets Supabase's errors, nev
 });
 
 testBothDrivers(
-  "storage (local stand-in): the product's StorageAdapter, by URL and service_role key",
+  "storage (local stand-in): the product's StorageAdapter, by URL and secret key",
   async (t, s) => {
     const f = await fixture(s);
     const storage = s.stack.deps.storage;
     const path = newPath(f, "adapter.pdf");
     const bytes = pngBytes(2048);
 
-    await t.step("the functions are given the stack's URL and service_role key", () => {
-      assertEquals(s.stack.config.supabase, { url: s.origin, serviceRoleKey: s.stack.serviceRoleKey });
+    await t.step("the functions are given the stack's URL and secret key (SUPABASE_SECRET_KEYS)", () => {
+      assertEquals(s.stack.config.supabase, {
+        url: s.origin,
+        secretKey: s.stack.secretKey,
+        secretKeys: [s.stack.secretKey],
+      });
+      assert(s.stack.secretKey.startsWith("sb_secret_"));
     });
 
     await t.step(
@@ -647,11 +652,11 @@ testBothDrivers(
       assertEquals(error.code, "NoSuchKey");
     });
 
-    await t.step("without SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, it says so when used", async () => {
+    await t.step("without SUPABASE_URL and a secret key, it says so when used", async () => {
       const unconfigured = createSupabaseStorageAdapter({});
       const error = await assertRejects(() => unconfigured.objectInfo(BUCKET, path));
       assert(error instanceof StorageAdapterError);
-      assertMatch(error.message, /SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY/);
+      assertMatch(error.message, /SUPABASE_URL and SUPABASE_SECRET_KEY \(or SUPABASE_SERVICE_ROLE_KEY\)/);
     });
   },
 );

@@ -6,6 +6,8 @@
  * WhatsAppSender interface, the same seam the console sender uses).
  */
 import postgres from "postgres";
+import { SignJWT } from "jose";
+import { signWithCurrentKey } from "../../shared/auth/jwt.ts";
 import { createLogger } from "../../shared/app/logger.ts";
 import type { WhatsAppMessage, WhatsAppSender } from "../../shared/adapters/whatsapp/sender.ts";
 import { RATE_LIMITS, type RateLimits } from "../../shared/auth/rate-limits.ts";
@@ -74,8 +76,10 @@ export const TEST_TWILIO = {
 
 export async function startTestStack(driver: Driver, options: StartOptions = {}): Promise<TestStack> {
   const dataDir = await Deno.makeTempDir({ prefix: "consultorio-test-" });
+  // No JWT_SECRET nor JWT_SIGNING_KEYS: the stack signs with an ES256 key of
+  // its own, as a Supabase project with signing keys does; a test of the
+  // legacy HS256 mode gives JWT_SECRET in `env`.
   const env: Record<string, string> = {
-    JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
     WHATSAPP_SENDER: "console",
     ...RELAXED_COST_LIMITS,
     ...options.env,
@@ -250,6 +254,19 @@ export async function createUser(
   const token = await login(s, phone, TEST_PASSWORD);
   recordSensitive(phone, email, fields.name, fields.lastName, TEST_PASSWORD);
   return { id: user.id, role, phone, email, token };
+}
+
+/**
+ * A JWT with these claims signed with the project's current key (the
+ * signing key, or the secret in the HS256 mode), as whoever held it could
+ * sign one; `exp` and `iat` as given, or an hour from now.
+ */
+export async function signAsProject(s: TestStack, claims: Record<string, unknown>): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return await signWithCurrentKey(
+    s.stack.config.jwt,
+    new SignJWT({ iat: now, exp: now + 3600, ...claims }),
+  );
 }
 
 export async function login(s: TestStack, phone: string, password: string): Promise<string> {

@@ -9,7 +9,8 @@ import { StorageAdapterError } from "./storage.ts";
 
 export interface SupabaseStorageSettings {
   url?: string;
-  serviceRoleKey?: string;
+  /** A secret key (sb_secret_...) or the legacy service_role key. */
+  secretKey?: string;
 }
 
 type SupabaseClient = import("@supabase/supabase-js").SupabaseClient;
@@ -37,14 +38,14 @@ export function createSupabaseStorageAdapter(settings: SupabaseStorageSettings):
   let client: Promise<SupabaseClient> | undefined;
 
   const bucketOf = async (bucket: string) => {
-    const { url, serviceRoleKey } = settings;
-    if (!url || !serviceRoleKey) {
+    const { url, secretKey } = settings;
+    if (!url || !secretKey) {
       throw new StorageAdapterError(
-        "Storage is not configured: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY",
+        "Storage is not configured: set SUPABASE_URL and SUPABASE_SECRET_KEY (or SUPABASE_SERVICE_ROLE_KEY)",
       );
     }
     client ??= import("@supabase/supabase-js").then(({ createClient }) =>
-      createClient(url, serviceRoleKey, {
+      createClient(url, secretKey, {
         auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
       })
     );

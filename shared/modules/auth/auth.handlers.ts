@@ -83,7 +83,7 @@ export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) =>
   });
 
   const code = generateOtp();
-  const to = await privileged.storeResetCode(db, phone, code, config.jwt.secret);
+  const to = await privileged.storeResetCode(db, phone, code, config.otpSecret);
   if (to) {
     // Not awaited: the answer must take the same time whether or not the phone exists.
     const log = c.var.log;
@@ -116,7 +116,7 @@ export const resetPassword: AppRouteHandler<ResetPasswordRoute> = async (c) => {
   // it before would tell anyone with a phone number whether a guess is its user's name.
   await requireAcceptablePassword("newPassword", newPassword, { phone });
 
-  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.jwt.secret);
+  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.otpSecret);
   if (!changed) throw new ApiError("AUTH_003", "invalid-or-expired-otp");
   return c.json(envelope({ message: "Contraseña actualizada. Inicia sesión con la nueva contraseña." }), 200);
 };

@@ -42,7 +42,7 @@ const json = (status: number, body: unknown) =>
 export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
   const ctx: Context = {
     db: options.db,
-    jwtSecret: options.jwtSecret,
+    tenantKeys: options.tenantKeys,
     settings: resolveSettings(options),
     hub: new Hub(),
     presence: new PresenceTracker(),
@@ -71,9 +71,15 @@ export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
     }
     const vsn = parseVsn(url.searchParams.get("vsn"));
     if (!vsn) return json(400, { error: `Unsupported protocol version: ${url.searchParams.get("vsn")}` });
-    const token = request.headers.get("x-api-key") ?? url.searchParams.get("apikey");
+    let token = request.headers.get("x-api-key") ?? url.searchParams.get("apikey");
     if (!token) return json(401, { error: "API key is missing" });
-    const verified = await verifyToken(token, ctx.jwtSecret);
+    // The platform's gateway turns a publishable or secret key into a JWT of its role.
+    if (token.startsWith("sb_")) {
+      const exchanged = await options.exchangeApiKey?.(token);
+      if (!exchanged) return json(401, { message: "Invalid API key" });
+      token = exchanged;
+    }
+    const verified = await verifyToken(token, ctx.tenantKeys);
     if (!verified.ok) {
       const { status, error } = connectRefusal(verified.failure);
       return json(status, { error });
