@@ -3,6 +3,7 @@
  * malformed secret stops start-up with a message naming it.
  */
 import { z } from "zod";
+import { MAX_PLATFORM_TOKEN_TTL_SECONDS } from "./auth/platform-token.ts";
 
 const flag = (fallback: boolean) =>
   z.enum(["true", "false", "1", "0"]).optional().transform((v) =>
@@ -13,6 +14,7 @@ const ConfigSchema = z.object({
   JWT_SECRET: z.string({ error: "is required: the project's JWT secret (HS256)" })
     .min(32, "must be at least 32 characters"),
   JWT_ISSUER: z.string().min(1).default("consultorio"),
+  REALTIME_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_PLATFORM_TOKEN_TTL_SECONDS).default(300),
   SUPABASE_DB_URL: z.string().min(1).optional(),
   DATABASE_URL: z.string().min(1).optional(),
   PGLITE_DATA_DIR: z.string().min(1).optional(),
@@ -53,6 +55,8 @@ const ConfigSchema = z.object({
 
 export interface Config {
   jwt: { secret: string; issuer: string };
+  /** Lifetime of the platform tokens for Realtime and Storage (POST /v1/auth/realtime-token). */
+  realtimeTokenTtlSeconds: number;
   database: { url?: string; pgliteDataDir?: string; poolSize: number; prepare: boolean };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
@@ -95,6 +99,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   const e = parsed.data;
   return {
     jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER },
+    realtimeTokenTtlSeconds: e.REALTIME_TOKEN_TTL_SECONDS,
     database: {
       url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
       pgliteDataDir: e.PGLITE_DATA_DIR,
