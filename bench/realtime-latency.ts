@@ -107,7 +107,7 @@ export async function measureRealtimeLatency(
       env: { LOG_LEVEL: "warn" },
     });
     cleanups.push(() => s.close());
-    const { origin, stack } = s;
+    const { origin } = s;
     const admin = await createUser(s, "admin");
     const doctor = await createUser(s, "doctor");
     const start = new Date(Date.now() + 2 * 86_400_000);

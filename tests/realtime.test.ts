@@ -1062,7 +1062,7 @@ testBothDrivers(
     const c = await consultation(s);
     const rt = await startRealtime(s);
     try {
-      const members = await Promise.all(Array.from({ length: SOAK_CLIENTS }, async (_, i) => {
+      const members = await Promise.all(Array.from({ length: SOAK_CLIENTS }, async () => {
         // Many sockets of the doctor's, on the doctor's own topic.
         const client = await rt.client(c.doctor.rt);
         const channel = client.channel(c.doctor.topic, { config: { private: true } });
