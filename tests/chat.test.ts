@@ -17,7 +17,10 @@
  * Covered: a conversation from start to read receipts with every event
  * arriving on the other side's channel (new_message, typing_indicator,
  * message_read, message_edited, message_deleted, file_shared,
- * video_call_started); who may start which conversation; search that finds
+ * video_call_started); a participant's forged new_message, video_call_started,
+ * typing and presence as the doctor never reaching the doctor (the server's
+ * topic is read-only, each one's signals are on their own topic); who may
+ * start which conversation; search that finds
  * one's own text and never another conversation's; blocks; the 21st message
  * in a minute refused and the first after the window accepted; chat hours in
  * the clinic's time zone and the emergency exemption; file rules; the admin

@@ -13,8 +13,10 @@
  * Covered: the full visit (open, check-in with queue position, start, token,
  * chat both ways with chat.message_created on the other side's channel, the
  * delivered receipt with chat.message_delivered, a file uploaded through its
- * signed URL, confirmed and downloaded back identical, close with
- * consultation.closed, then every write refused with 409 CON_001), and the
+ * signed URL, confirmed and downloaded back identical, the patient's forged
+ * consultation.closed and chat.message_created never reaching the doctor,
+ * close with consultation.closed once, then every write refused with 409
+ * CON_001), and the
  * attacks, each next to the rightful user's success: another patient (404
  * everywhere), an admin (redacted GET; 403 on token, messages and files; a
  * refused channel join), a token before start and after close, a retried

@@ -9,10 +9,16 @@
  * limits (fewer channels, a short heartbeat timeout) serve a second instance
  * of the stand-in, with those options, through a gateway of their own.
  *
- * Covered: the private channel `consultation:{id}` (its doctor and patient
- * join and exchange broadcasts, see each other's presence join and leave;
- * another patient, an admin, the anon key and a forged token are refused with
- * Supabase's errors); self and ack; database broadcasts (`realtime.send`)
+ * Covered: the private channels of a consultation (the server's
+ * `consultation:{id}`, read-only for clients, and each member's own
+ * `consultation:{id}:user:{userId}`: its doctor and patient exchange
+ * broadcasts and see each other's presence join and leave on their own
+ * topics; a member's broadcast, track or HTTP broadcast on the other's topic
+ * or the server's is dropped; another patient, an admin, the anon key, a
+ * forged token and the 30-day API token are refused with Supabase's errors);
+ * platform tokens (a signed-out or admin-ended session's open channel stops
+ * within REALTIME_TOKEN_TTL_SECONDS while a live one keeps receiving across
+ * three lifetimes through supabase-js's accessToken option); self and ack; database broadcasts (`realtime.send`)
  * delivered exactly once when their transaction commits and never when it
  * rolls back; the HTTP broadcast API; protocol edges (heartbeat, unmatched
  * topic, malformed frames, limits, token expiry, heartbeat timeout, vsn
@@ -719,6 +725,13 @@ testBothDrivers(
         assert(doctor.m.refused > 0, "the dead session's refresh was not refused");
         assertEquals(received(patient.m, 0), sentAt.length, "the live session missed a tick");
         assertEquals(doctor.m.statuses.at(-1), "CLOSED");
+        const lastHeard = Math.max(...doctor.m.ticks.filter((n) => n >= before).map((n) => sentAt[n]));
+        console.log(
+          `sign-out [${s.driver}]: the open channel's last event was sent ${
+            lastHeard - signedOutAt
+          } ms after ` +
+            `the sign-out (token lifetime ${TTL_SECONDS} s, ${doctor.m.refused} refreshes refused)`,
+        );
       });
 
       await t.step("an admin ends the patient's sessions: theirs stops too", async () => {
