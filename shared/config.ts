@@ -17,11 +17,11 @@ const ConfigSchema = z.object({
   REALTIME_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_PLATFORM_TOKEN_TTL_SECONDS).default(300),
   SUPABASE_DB_URL: z.string().min(1).optional(),
   DATABASE_URL: z.string().min(1).optional(),
-  PGLITE_DATA_DIR: z.string().min(1).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   DB_PREPARE: flag(true),
   CORS_ORIGINS: z.string().default("*"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ARGON2_THREAD: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   WHATSAPP_SENDER: z.enum(["console", "twilio"]).default("twilio"),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -57,9 +57,11 @@ export interface Config {
   jwt: { secret: string; issuer: string };
   /** Lifetime of the platform tokens for Realtime and Storage (POST /v1/auth/realtime-token). */
   realtimeTokenTtlSeconds: number;
-  database: { url?: string; pgliteDataDir?: string; poolSize: number; prepare: boolean };
+  database: { url?: string; poolSize: number; prepare: boolean };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Hash passwords on a worker thread (off: on the request's thread, as on Supabase's Edge Runtime, which has none). */
+  argon2Thread: boolean;
   whatsapp:
     | { sender: "console" }
     | {
@@ -102,7 +104,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     realtimeTokenTtlSeconds: e.REALTIME_TOKEN_TTL_SECONDS,
     database: {
       url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
-      pgliteDataDir: e.PGLITE_DATA_DIR,
       poolSize: e.DB_POOL_SIZE,
       prepare: e.DB_PREPARE,
     },
@@ -110,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       ? "*"
       : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    argon2Thread: e.ARGON2_THREAD === "on",
     whatsapp: e.WHATSAPP_SENDER === "console" ? { sender: "console" } : {
       sender: "twilio",
       accountSid: e.TWILIO_ACCOUNT_SID!,

@@ -7,12 +7,15 @@ import { createSupabaseStorageAdapter } from "./adapters/storage/supabase.ts";
 import { createLiveKitAdapter } from "./adapters/livekit/server-sdk.ts";
 import { createOpenAIChatModel } from "./adapters/openai/openai.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
+import { setArgon2Thread } from "./auth/argon2-mode.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { openDatabase } from "./db/open.ts";
 
 export async function createDeps(config: Config, overrides: Partial<Deps> = {}): Promise<Deps> {
   const db: Database = overrides.db ?? await openDatabase(config.database);
+  // One hashing mode per process (the worker thread is the process's own).
+  setArgon2Thread(config.argon2Thread);
   return {
     config,
     db,

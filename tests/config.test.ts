@@ -20,6 +20,22 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     assert(error instanceof ConfigError && error.message.includes("JWT_SECRET"));
   });
 
+  await t.step(
+    "ARGON2_THREAD: on by default, off to hash on the request's thread, nothing else",
+    async () => {
+      const base = { JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" };
+      assertEquals(loadConfig(base).argon2Thread, true);
+      assertEquals(loadConfig({ ...base, ARGON2_THREAD: "off" }).argon2Thread, false);
+      const error = await assertRejects(() =>
+        Promise.resolve().then(() => loadConfig({ ...base, ARGON2_THREAD: "no" }))
+      );
+      assert(
+        error instanceof ConfigError && error.message.includes("ARGON2_THREAD must be on or off"),
+        String(error),
+      );
+    },
+  );
+
   await t.step("production's default sender is Twilio, and it needs its three settings", async () => {
     const error = await assertRejects(() => Promise.resolve().then(() => loadConfig({ JWT_SECRET: SECRET })));
     assert(error instanceof ConfigError);
@@ -43,19 +59,22 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     }
   });
 
-  await t.step("SUPABASE_DB_URL wins over DATABASE_URL; no URL means PGlite", () => {
-    const deployed = loadConfig({
-      JWT_SECRET: SECRET,
-      WHATSAPP_SENDER: "console",
-      SUPABASE_DB_URL: "postgres://a/b",
-      DATABASE_URL: "postgres://c/d",
-    });
-    assertEquals(deployed.database.url, "postgres://a/b");
-    const local = loadConfig({ JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" });
-    assertEquals(local.database.url, undefined);
-    assertEquals(local.corsOrigins, "*");
-    assertEquals(local.database.prepare, true);
-  });
+  await t.step(
+    "SUPABASE_DB_URL wins over DATABASE_URL; no URL means none (only the local stack has PGlite)",
+    () => {
+      const deployed = loadConfig({
+        JWT_SECRET: SECRET,
+        WHATSAPP_SENDER: "console",
+        SUPABASE_DB_URL: "postgres://a/b",
+        DATABASE_URL: "postgres://c/d",
+      });
+      assertEquals(deployed.database.url, "postgres://a/b");
+      const local = loadConfig({ JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" });
+      assertEquals(local.database.url, undefined);
+      assertEquals(local.corsOrigins, "*");
+      assertEquals(local.database.prepare, true);
+    },
+  );
 
   await t.step("CORS_ORIGINS is a comma-separated allow-list", () => {
     const config = loadConfig({

@@ -17,7 +17,7 @@
  */
 import postgres from "postgres";
 import type { Database } from "../shared/db/database.ts";
-import { createPGliteDatabase } from "../shared/db/pglite.ts";
+import { createPGliteDatabase } from "../supabase/local/pglite.ts";
 import { createPostgresDatabase } from "../shared/db/postgres.ts";
 import { prepareDatabase } from "../supabase/local/migrate.ts";
 import { assert } from "./helpers/std.ts";

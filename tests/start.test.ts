@@ -2,11 +2,14 @@
  * The README's start command, as a user runs it: `deno task start` in a
  * process of its own, on PGlite (the embedded default) and on a PostgreSQL
  * database given by DATABASE_URL. It serves health, the seed's demo accounts
- * sign in, and a second start keeps the data.
+ * sign in, and a second start keeps the data. One start per data folder: a
+ * second one while the first runs refuses, and a killed one does not block the next.
  */
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import { PG_URL } from "./helpers/stack.ts";
-import { loginStatus, productEnv, type Started, startProduct } from "./helpers/product.ts";
+import { freePort, loginStatus, productEnv, type Started, startProduct } from "./helpers/product.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
 
 async function exercise(t: Deno.TestContext, env: Record<string, string>, driver: string) {
   let first: Started;
@@ -120,3 +123,45 @@ for (const driver of ["pglite", "postgres"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "task start: one per data folder, and a killed one's lock does not block the next [pglite]",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const product = await productEnv("pglite");
+    try {
+      const first = await startProduct(product.env, "direct");
+      await t.step(
+        "a second start on the same folder exits non-zero, naming it; the first serves on",
+        async () => {
+          const second = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "supabase/local/start.ts"],
+            cwd: ROOT,
+            env: { ...product.env, PORT: String(freePort()) },
+            stdout: "piped",
+            stderr: "piped",
+            signal: AbortSignal.timeout(60_000),
+          }).output();
+          assertEquals(second.code, 1);
+          const stderr = new TextDecoder().decode(second.stderr);
+          assertMatch(stderr, /Another `task start` is using \S+ \(process \d+\)/);
+          assert(stderr.includes(product.env.CONSULTORIO_LOCAL_DIR), stderr);
+          assertEquals((await loginStatus(first.apiUrl, "+5491100000002")).status, 200);
+        },
+      );
+      await t.step("after kill -9 of the first, a new start comes up on the same data", async () => {
+        await first.kill();
+        const again = await startProduct(product.env, "direct");
+        try {
+          assertMatch(again.output, /Migrations applied now: none/);
+          assertEquals((await loginStatus(again.apiUrl, "+5491100000002")).status, 200);
+        } finally {
+          await again.stop();
+        }
+      });
+    } finally {
+      await product.cleanUp();
+    }
+  },
+});

@@ -10,6 +10,7 @@ import { issueApiKey } from "../../shared/auth/jwt.ts";
 import { type Config, loadConfig } from "../../shared/config.ts";
 import { createDeps } from "../../shared/deps.ts";
 import { createGateway } from "./gateway.ts";
+import { createPGliteDatabase } from "./pglite.ts";
 import { prepareDatabase, type PrepareResult } from "./migrate.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
 import { createRealtimeServer, type RealtimeOptions, type RealtimeServer } from "./realtime/server.ts";
@@ -85,9 +86,6 @@ export async function createStack(options: StackOptions): Promise<Stack> {
     env.OPENAI_BASE_URL = `${options.publicUrl ?? "http://127.0.0.1:54321"}/openai/v1`;
     env.OPENAI_API_KEY = "local-stand-in";
   }
-  if (!env.DATABASE_URL && !env.SUPABASE_DB_URL && !options.inMemory) {
-    env.PGLITE_DATA_DIR ??= `${options.dataDir}/pgdata`;
-  }
 
   const secret = loadConfig(env).jwt.secret;
   const serviceRoleKey = await issueApiKey("service_role", secret);
@@ -97,7 +95,12 @@ export async function createStack(options: StackOptions): Promise<Stack> {
   }
 
   const config = loadConfig(env);
-  const deps = await createDeps(config, options.overrides);
+  // Without a URL, the embedded PGlite: the stack opens it and hands it in,
+  // so that no function imports it (a deployed one refuses to start instead).
+  const embedded = config.database.url || options.overrides?.db
+    ? undefined
+    : await createPGliteDatabase(options.inMemory ? undefined : `${options.dataDir}/pgdata`);
+  const deps = await createDeps(config, { ...options.overrides, ...(embedded ? { db: embedded } : {}) });
   try {
     const prepared = await prepareDatabase(deps.db, { seed: options.seed ?? true });
     const api = createApiApp(deps);

@@ -5,12 +5,23 @@
  */
 import { ConfigError } from "../../shared/config.ts";
 import { createStack, type Stack } from "./stack.ts";
+import { DataDirLockedError, lockDataDir } from "./data-lock.ts";
 
 const started = performance.now();
 const root = new URL("../../", import.meta.url).pathname;
 const dataDir = Deno.env.get("CONSULTORIO_LOCAL_DIR") ?? `${root}.local`;
 const port = Number(Deno.env.get("PORT") ?? 54321);
 const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
+
+// Before anything opens the folder: a second start on it stops here.
+let dataLock: Deno.FsFile;
+try {
+  dataLock = await lockDataDir(dataDir);
+} catch (error) {
+  if (!(error instanceof DataDirLockedError)) throw error;
+  console.error(error.message);
+  Deno.exit(1);
+}
 
 // Listen first, so that the stack knows its own URL (the functions get it as
 // SUPABASE_URL); until the stack is ready the gateway answers 503.
@@ -77,6 +88,7 @@ const stop = async () => {
   clearInterval(remindersTimer);
   await server.shutdown();
   await stack.close();
+  dataLock.close();
   Deno.exit(0);
 };
 Deno.addSignalListener("SIGINT", stop);

@@ -48,30 +48,42 @@ export interface SignInCandidate {
 
 /**
  * Finds the active user with this phone, lets `verify` check the password,
- * and opens a session for the token about to be issued, in one transaction.
+ * and opens a session for the token about to be issued. The check (tens of
+ * milliseconds of Argon2id) runs between two transactions, not inside one:
+ * it holds no pooled connection, and on PGlite, which runs one transaction
+ * at a time, it does not stall every other request. The session is opened
+ * only if the user, their role and their password hash are still those
+ * checked (a reset or a deactivation in between refuses the sign-in).
  */
 export async function signIn(
   db: Database,
   phone: string,
   verify: (candidate: SignInCandidate | undefined) => Promise<{ jti: string; expiresAt: Date } | undefined>,
 ): Promise<SignInCandidate | undefined> {
-  return await db.asService(async (tx) => {
-    const [candidate] = await tx.query<SignInCandidate>(
+  const [candidate] = await db.asService((tx) =>
+    tx.query<SignInCandidate>(
       `select u.id, u.role, u.name, u.last_name as "lastName", u.phone, u.email,
               c.password_hash as "passwordHash"
          from public.users u
          left join private.credentials c on c.user_id = u.id
         where u.phone = $1 and u.is_active and u.deleted_at is null`,
       [phone],
-    );
-    const session = await verify(candidate);
-    if (!candidate || !session) return undefined;
-    await tx.query(
-      "insert into private.sessions (jti, user_id, expires_at) values ($1, $2, $3)",
-      [session.jti, candidate.id, session.expiresAt.toISOString()],
-    );
-    return candidate;
-  });
+    )
+  );
+  const session = await verify(candidate);
+  if (!candidate || !session) return undefined;
+  const opened = await db.asService((tx) =>
+    tx.query(
+      `insert into private.sessions (jti, user_id, expires_at)
+       select $1, u.id, $3
+         from public.users u
+         join private.credentials c on c.user_id = u.id
+        where u.id = $2 and u.role = $4 and u.is_active and u.deleted_at is null and c.password_hash = $5
+       returning user_id`,
+      [session.jti, candidate.id, session.expiresAt.toISOString(), candidate.role, candidate.passwordHash],
+    )
+  );
+  return opened.length ? candidate : undefined;
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   type Queryable,
   type Row,
   START_REQUEST_SQL,
-} from "./database.ts";
+} from "../../shared/db/database.ts";
 
 /**
  * PostgreSQL compiled to WebAssembly, in this process. Its data lives in
