@@ -108,6 +108,14 @@ language sql as $$
   )
 $$;
 
+-- As Realtime evaluates a platform token of that user and session for a topic.
+create or replace function tests.realtime_as_platform(
+  p_user uuid, p_session uuid, p_topic text, p_seconds integer default 300
+) returns void
+language sql as $$
+  select tests.realtime_as(tests.platform_claims(p_user, p_session, p_seconds), p_topic)
+$$;
+
 -- What a select of the topic's probes sees, per extension.
 create or replace function tests.realtime_reads(p_extension text) returns integer
 language sql as $$
@@ -131,65 +139,49 @@ grant execute on all functions in schema tests to anon, authenticated, service_r
 -- -----------------------------------------------------------------------------
 -- The consultation's server topic: read-only for its members
 -- -----------------------------------------------------------------------------
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 1, 'patient 1: receives the server''s topic');
 select is(tests.realtime_writes('broadcast'), false, 'patient 1: cannot broadcast on the server''s topic');
 select is(tests.realtime_writes('presence'), false, 'patient 1: cannot track on the server''s topic');
 
-select tests.realtime_as(
-  tests.platform_claims('dd000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000003'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('dd000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000003',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 1, 'doctor 1: receives the server''s topic');
 select is(tests.realtime_writes('broadcast'), false, 'doctor 1: cannot broadcast on the server''s topic either');
 
 -- -----------------------------------------------------------------------------
 -- Each member's own topic: they write it, the other reads it
 -- -----------------------------------------------------------------------------
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001'),
-  'consultation:c1000000-0000-4000-8000-000000000001:user:ee000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'consultation:c1000000-0000-4000-8000-000000000001:user:ee000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('presence'), 1, 'patient 1: receives their own topic');
 select is(tests.realtime_writes('broadcast'), true, 'patient 1: broadcasts (typing) on their own topic');
 select is(tests.realtime_writes('presence'), true, 'patient 1: tracks presence on their own topic');
 
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001'),
-  'consultation:c1000000-0000-4000-8000-000000000001:user:dd000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'consultation:c1000000-0000-4000-8000-000000000001:user:dd000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 1, 'patient 1: receives the doctor''s topic');
 select is(tests.realtime_reads('presence'), 1, 'patient 1: sees the doctor''s presence');
 select is(tests.realtime_writes('broadcast'), false, 'patient 1: cannot broadcast as the doctor');
 select is(tests.realtime_writes('presence'), false, 'patient 1: cannot track as the doctor');
 
-select tests.realtime_as(
-  tests.platform_claims('dd000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000003'),
-  'consultation:c1000000-0000-4000-8000-000000000001:user:dd000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('dd000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000003',
+  'consultation:c1000000-0000-4000-8000-000000000001:user:dd000000-0000-4000-8000-000000000001');
 select is(tests.realtime_writes('broadcast'), true, 'doctor 1: broadcasts on their own topic');
 
 -- -----------------------------------------------------------------------------
 -- Outsiders and the wrong tokens
 -- -----------------------------------------------------------------------------
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000002', '5e551000-0000-4000-8000-000000000002'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000002', '5e551000-0000-4000-8000-000000000002',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 0, 'patient 2: does not receive another''s consultation');
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000002', '5e551000-0000-4000-8000-000000000002'),
-  'consultation:c1000000-0000-4000-8000-000000000001:user:ee000000-0000-4000-8000-000000000002'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000002', '5e551000-0000-4000-8000-000000000002',
+  'consultation:c1000000-0000-4000-8000-000000000001:user:ee000000-0000-4000-8000-000000000002');
 select is(tests.realtime_writes('presence'), false, 'patient 2: has no topic of their own in it');
 
-select tests.realtime_as(
-  tests.platform_claims('aa000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000005'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('aa000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000005',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 0, 'admin: does not receive a consultation');
 
 select tests.realtime_as(
@@ -201,58 +193,42 @@ select tests.realtime_as(
 );
 select is(tests.realtime_reads('broadcast'), 0, 'patient 1 with the 30-day API token: refused');
 
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001', 7200),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'consultation:c1000000-0000-4000-8000-000000000001', 7200);
 select is(tests.realtime_reads('broadcast'), 0, 'patient 1 with a token of two hours: refused');
 
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001', 3600),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'consultation:c1000000-0000-4000-8000-000000000001', 3600);
 select is(tests.realtime_reads('broadcast'), 1, 'patient 1 with a token of one hour: admitted');
 
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000004'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000004',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 0, 'patient 1 with a signed-out session''s token: refused');
 
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000002'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000002',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 0, 'patient 1 naming another user''s session: refused');
 
 -- -----------------------------------------------------------------------------
 -- A conversation: the same rules
 -- -----------------------------------------------------------------------------
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001'),
-  'conversation:c0000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'conversation:c0000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('broadcast'), 1, 'patient 1: receives the conversation''s server topic');
 select is(tests.realtime_writes('broadcast'), false, 'patient 1: cannot send new_message and the like');
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001'),
-  'conversation:c0000000-0000-4000-8000-000000000001:user:dd000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'conversation:c0000000-0000-4000-8000-000000000001:user:dd000000-0000-4000-8000-000000000001');
 select is(tests.realtime_reads('presence'), 1, 'patient 1: sees the doctor''s presence in the conversation');
 select is(tests.realtime_writes('broadcast'), false, 'patient 1: cannot type as the doctor');
-select tests.realtime_as(
-  tests.platform_claims('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001'),
-  'conversation:c0000000-0000-4000-8000-000000000001:user:ee000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('ee000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000001',
+  'conversation:c0000000-0000-4000-8000-000000000001:user:ee000000-0000-4000-8000-000000000001');
 select is(tests.realtime_writes('broadcast'), true, 'patient 1: types on their own topic');
 
 -- -----------------------------------------------------------------------------
 -- The server's events still go out: the trigger's realtime.send is not a client's insert
 -- -----------------------------------------------------------------------------
-select tests.realtime_as(
-  tests.platform_claims('dd000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000003'),
-  'consultation:c1000000-0000-4000-8000-000000000001'
-);
+select tests.realtime_as_platform('dd000000-0000-4000-8000-000000000001', '5e551000-0000-4000-8000-000000000003',
+  'consultation:c1000000-0000-4000-8000-000000000001');
 select lives_ok($$ select app.close_consultation('c1000000-0000-4000-8000-000000000001') $$,
   'doctor 1: closes the consultation');
 select tests.clear_authentication();
