@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { algorithmOf, type JwtSettings, type PrivateJwk } from "./auth/jwt.ts";
 import type { Limit } from "./auth/rate-limits.ts";
+import { MAX_PLATFORM_TOKEN_TTL_SECONDS } from "./auth/platform-token.ts";
 
 const flag = (fallback: boolean) =>
   z.enum(["true", "false", "1", "0"]).optional().transform((v) =>
@@ -72,6 +73,7 @@ const ConfigSchema = z.object({
   JWT_SIGNING_KEYS: SigningKeys.optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   JWT_ISSUER: z.string().min(1).default("consultorio"),
+  REALTIME_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_PLATFORM_TOKEN_TTL_SECONDS).default(300),
   SUPABASE_DB_URL: z.string().min(1).optional(),
   DATABASE_URL: z.string().min(1).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
@@ -128,6 +130,8 @@ export interface Config {
    * from the current signing key (a rotation voids the codes pending, 10 minutes at most).
    */
   otpSecret: string;
+  /** Lifetime of the platform tokens for Realtime and Storage (POST /v1/auth/realtime-token). */
+  realtimeTokenTtlSeconds: number;
   database: { url?: string; poolSize: number; prepare: boolean };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
@@ -223,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   return {
     jwt: { issuer: e.JWT_ISSUER, signingKeys: e.JWT_SIGNING_KEYS ?? [], secret: e.JWT_SECRET },
     otpSecret: e.JWT_SECRET ?? `otp:${e.JWT_SIGNING_KEYS![0].kid}:${e.JWT_SIGNING_KEYS![0].d}`,
+    realtimeTokenTtlSeconds: e.REALTIME_TOKEN_TTL_SECONDS,
     database: {
       url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
       poolSize: e.DB_POOL_SIZE,

@@ -12,7 +12,7 @@
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
 import { insertedConsultation } from "./helpers/clinic.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
-import { type StartOptions, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+import { realtimeToken, type StartOptions, testBothDrivers, type TestStack } from "./helpers/stack.ts";
 
 const MODES: [string, StartOptions][] = [
   ["ES256 signing keys", {}],
@@ -116,9 +116,10 @@ for (const [mode, options] of MODES) {
       const c = await insertedConsultation(s);
       const topic = `consultation:${c.id}`;
       const clients: ReturnType<typeof clientWith>[] = [];
+      // A user's channels take the platform token of their session (POST /v1/auth/realtime-token).
       const client = async (key: string, token?: string) => {
-        const made = clientWith(s, key);
-        if (token) await made.realtime.setAuth(token);
+        const made = clientWith(s, key, token ? await realtimeToken(s, token) : undefined);
+        await made.realtime.setAuth();
         clients.push(made);
         return made;
       };

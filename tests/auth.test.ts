@@ -97,6 +97,36 @@ testBothDrivers("auth: login, tokens and logout", async (t, s) => {
     // the user's other session lives on
     assertOk(await call(s, "GET", "/v1/user/me", { token: other }));
   });
+
+  await t.step(
+    "realtime-token: a short Supabase-shaped token of the live session, never an API token",
+    async () => {
+      const token = await login(s, doctor.phone, TEST_PASSWORD);
+      const before = Math.floor(Date.now() / 1000);
+      const res = await call(s, "POST", "/v1/auth/realtime-token", { token });
+      assertOk(res);
+      const minted = res.body.data.token;
+      const claims = decodeJwt(minted);
+      const session = decodeJwt(token);
+      assertEquals(claims.sub, doctor.id);
+      assertEquals(claims.role, "authenticated");
+      assertEquals(claims.aud, "authenticated");
+      assertEquals(claims.user_role, "doctor");
+      assertEquals(claims.session_id, session.jti);
+      assertEquals(claims.phone, undefined, "the platform token carries no phone");
+      const ttl = (claims.exp as number) - (claims.iat as number);
+      assertEquals(ttl, 300, "REALTIME_TOKEN_TTL_SECONDS defaults to 5 minutes");
+      assert((claims.iat as number) >= before);
+      assertEquals(Date.parse(res.body.data.expiresAt), (claims.exp as number) * 1000);
+      // It opens Realtime and Storage, not the API.
+      assertProblem(await call(s, "GET", "/v1/user/me", { token: minted }), 401, "AUTH_001");
+      assertProblem(await call(s, "POST", "/v1/auth/realtime-token", { token: minted }), 401, "AUTH_001");
+      assertProblem(await call(s, "POST", "/v1/auth/realtime-token"), 401, "AUTH_001");
+      // A dead session mints nothing.
+      assertOk(await call(s, "POST", "/v1/auth/logout", { token }));
+      assertProblem(await call(s, "POST", "/v1/auth/realtime-token", { token }), 401, "AUTH_001");
+    },
+  );
 });
 
 testBothDrivers("auth: forgot and reset password by WhatsApp code", async (t, s) => {

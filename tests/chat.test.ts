@@ -17,13 +17,17 @@
  * Covered: a conversation from start to read receipts with every event
  * arriving on the other side's channel (new_message, typing_indicator,
  * message_read, message_edited, message_deleted, file_shared,
- * video_call_started); who may start which conversation; search that finds
+ * video_call_started); a participant's forged new_message, video_call_started,
+ * typing and presence as the doctor never reaching the doctor (the server's
+ * topic is read-only, each one's signals are on their own topic); who may
+ * start which conversation; search that finds
  * one's own text and never another conversation's; blocks; the 21st message
  * in a minute refused and the first after the window accepted; chat hours in
  * the clinic's time zone and the emergency exemption; file rules; the admin
  * who reads metadata and reported messages only; video call limits.
  */
-import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
+import { platformClient } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
@@ -97,14 +101,6 @@ function send(s: TestStack, token: string, conversationId: string, body: Record<
   return call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, { token, body });
 }
 
-async function realtimeClient(s: TestStack, token: string): Promise<SupabaseClient> {
-  const client = createClient(s.origin, s.stack.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
-  await client.realtime.setAuth(token);
-  return client;
-}
-
 function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
   return new Promise((resolve) => {
     let done = false;
@@ -140,8 +136,8 @@ const clock1 = testClock();
 testBothDrivers("chat: a conversation from start to read receipts, with every event", async (t, s) => {
   clock1.set("2026-11-24T15:00:00Z");
   const f = await fixture(s);
-  const doctorRt = await realtimeClient(s, f.doctor.token);
-  const patientRt = await realtimeClient(s, f.patient.token);
+  const doctorRt = await platformClient(s, f.doctor.token);
+  const patientRt = await platformClient(s, f.patient.token);
   try {
     let id = "";
     await t.step("the patient starts it with their doctor; starting again answers the same one", async () => {
@@ -167,19 +163,26 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
     let patientHeard: Array<{ event: string; payload: Payload }> = [];
     let patientChannel: RealtimeChannel;
     let doctorChannel: RealtimeChannel;
+    // What the patient says (typing, presence) is on their own topic; the doctor listens there.
+    let patientSays: RealtimeChannel;
+    let doctorHearsPatient: RealtimeChannel;
+    let fromPatient: Array<{ event: string; payload: Payload }> = [];
     await t.step("both join the private channel conversation:{id}; the admin is refused", async () => {
-      doctorChannel = doctorRt.channel(`conversation:${id}`, {
-        config: { private: true, presence: { key: f.doctor.id } },
-      });
-      patientChannel = patientRt.channel(`conversation:${id}`, {
+      doctorChannel = doctorRt.channel(`conversation:${id}`, { config: { private: true } });
+      patientChannel = patientRt.channel(`conversation:${id}`, { config: { private: true } });
+      const patientTopic = `conversation:${id}:user:${f.patient.id}`;
+      patientSays = patientRt.channel(patientTopic, {
         config: { private: true, presence: { key: f.patient.id } },
       });
-      doctorChannel.on("presence", { event: "sync" }, () => {});
+      doctorHearsPatient = doctorRt.channel(patientTopic, { config: { private: true } });
+      doctorHearsPatient.on("presence", { event: "sync" }, () => {});
       doctorHeard = heard(doctorChannel);
       patientHeard = heard(patientChannel);
-      assertEquals((await subscribe(doctorChannel)).status, "SUBSCRIBED");
-      assertEquals((await subscribe(patientChannel)).status, "SUBSCRIBED");
-      const adminRt = await realtimeClient(s, f.admin.token);
+      fromPatient = heard(doctorHearsPatient);
+      for (const channel of [doctorChannel, patientChannel, patientSays, doctorHearsPatient]) {
+        assertEquals((await subscribe(channel)).status, "SUBSCRIBED");
+      }
+      const adminRt = await platformClient(s, f.admin.token);
       try {
         const refused = await subscribe(adminRt.channel(`conversation:${id}`, { config: { private: true } }));
         assert(refused.status !== "SUBSCRIBED", "an admin does not join a conversation's channel");
@@ -222,21 +225,59 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
     );
 
     await t.step("typing is a client broadcast the other side hears", async () => {
-      await patientChannel.send({
+      await patientSays.send({
         type: "broadcast",
         event: "typing_indicator",
         payload: { userId: f.patient.id, isTyping: true },
       });
-      await waitFor(doctorHeard, "typing_indicator", (p) => p.userId === f.patient.id && p.isTyping === true);
+      await waitFor(fromPatient, "typing_indicator", (p) => p.userId === f.patient.id && p.isTyping === true);
     });
 
     await t.step("online status is presence: the doctor sees the patient online", async () => {
-      const tracked = await patientChannel.track({ userId: f.patient.id, status: "online" });
+      const tracked = await patientSays.track({ userId: f.patient.id, status: "online" });
       assertEquals(tracked, "ok");
       await eventually(
         "the patient's presence",
-        () => Object.keys(doctorChannel.presenceState()).includes(f.patient.id),
+        () => Object.keys(doctorHearsPatient.presenceState()).includes(f.patient.id),
       );
+    });
+
+    await t.step("the patient cannot forge server events, nor typing or presence as the doctor", async () => {
+      const doctorTopic = `conversation:${id}:user:${f.doctor.id}`;
+      const asDoctor = patientRt.channel(doctorTopic, {
+        config: { private: true, presence: { key: f.doctor.id } },
+      });
+      assertEquals((await subscribe(asDoctor)).status, "SUBSCRIBED"); // a participant reads it, never writes
+      const doctorSees = doctorRt.channel(doctorTopic, { config: { private: true } });
+      const onDoctorTopic = heard(doctorSees);
+      let forgedPresence = false;
+      doctorSees.on("presence", { event: "join" }, () => forgedPresence = true);
+      assertEquals((await subscribe(doctorSees)).status, "SUBSCRIBED");
+      const before = doctorHeard.length;
+      const forgeries: Array<[string, Payload]> = [
+        ["new_message", { conversationId: id, messageId: crypto.randomUUID(), sender: { id: f.doctor.id } }],
+        ["video_call_started", {
+          conversationId: id,
+          callId: crypto.randomUUID(),
+          initiator: f.doctor.id,
+          roomName: "a-room-of-the-patients-own",
+        }],
+      ];
+      for (const [event, payload] of forgeries) {
+        assertEquals(await patientChannel.send({ type: "broadcast", event, payload }), "ok");
+        await patientChannel.httpSend(event, payload);
+      }
+      await asDoctor.send({ type: "broadcast", event: "typing_indicator", payload: { userId: f.doctor.id } });
+      assertEquals(await asDoctor.track({ userId: f.doctor.id }), "error");
+      // The patient's own typing still arrives, after the forgeries.
+      await patientSays.send({ type: "broadcast", event: "typing_indicator", payload: { n: "after" } });
+      await waitFor(fromPatient, "typing_indicator", (p) => p.n === "after");
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(doctorHeard.length, before, "a forged server event reached the doctor");
+      assertEquals(onDoctorTopic.length, 0, "a forged typing signal reached the doctor");
+      assert(!forgedPresence, "a forged presence reached the doctor");
+      await patientRt.removeChannel(asDoctor);
+      await doctorRt.removeChannel(doctorSees);
     });
 
     let patientMessageId = "";

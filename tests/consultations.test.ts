@@ -13,14 +13,17 @@
  * Covered: the full visit (open, check-in with queue position, start, token,
  * chat both ways with chat.message_created on the other side's channel, the
  * delivered receipt with chat.message_delivered, a file uploaded through its
- * signed URL, confirmed and downloaded back identical, close with
- * consultation.closed, then every write refused with 409 CON_001), and the
+ * signed URL, confirmed and downloaded back identical, the patient's forged
+ * consultation.closed and chat.message_created never reaching the doctor,
+ * close with consultation.closed once, then every write refused with 409
+ * CON_001), and the
  * attacks, each next to the rightful user's success: another patient (404
  * everywhere), an admin (redacted GET; 403 on token, messages and files; a
  * refused channel join), a token before start and after close, a retried
  * send, a confirm of a file never uploaded, a file over the size limit.
  */
-import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
+import { platformClient } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
 import type { Claims } from "../shared/db/database.ts";
@@ -80,14 +83,6 @@ function expectStatus(res: { status: number; body: Payload }, status: number) {
 // Realtime and Storage, as a frontend uses them
 // ---------------------------------------------------------------------------
 
-async function realtimeClient(s: TestStack, token: string): Promise<SupabaseClient> {
-  const client = createClient(s.origin, s.stack.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
-  await client.realtime.setAuth(token);
-  return client;
-}
-
 function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
   return new Promise((resolve) => {
     let done = false;
@@ -119,8 +114,8 @@ function storageAs(s: TestStack, token: string) {
 
 testBothDrivers("consultations: the full visit, with chat, a file and realtime events", async (t, s) => {
   const f = await fixture(s);
-  const doctorRt = await realtimeClient(s, f.doctor.token);
-  const patientRt = await realtimeClient(s, f.patient.token);
+  const doctorRt = await platformClient(s, f.doctor.token);
+  const patientRt = await platformClient(s, f.patient.token);
   try {
     let id = "";
     await t.step("the doctor opens it for the confirmed appointment; opening again answers it", async () => {
@@ -140,9 +135,10 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
     let doctorHeard: Array<{ event: string; payload: Payload }> = [];
     let patientHeard: Array<{ event: string; payload: Payload }> = [];
     let doctorChannel: RealtimeChannel;
+    let patientChannel: RealtimeChannel;
     await t.step("both join the private channel consultation:{id}", async () => {
       doctorChannel = doctorRt.channel(topic(), { config: { private: true } });
-      const patientChannel = patientRt.channel(topic(), { config: { private: true } });
+      patientChannel = patientRt.channel(topic(), { config: { private: true } });
       doctorHeard = heard(doctorChannel);
       patientHeard = heard(patientChannel);
       assertEquals((await subscribe(doctorChannel)).status, "SUBSCRIBED");
@@ -364,6 +360,30 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
       assertEquals(rest.body.data.pageInfo.nextCursor, null);
     });
 
+    await t.step("the patient cannot forge the server's events on the channel", async () => {
+      const before = doctorHeard.length;
+      const forgeries: Array<[string, Payload]> = [
+        ["consultation.closed", { consultationId: id, closedAt: new Date().toISOString() }],
+        ["chat.message_created", {
+          message: {
+            id: crypto.randomUUID(),
+            consultationId: id,
+            senderId: f.doctor.id,
+            kind: "text",
+            text: "x",
+          },
+        }],
+      ];
+      for (const [event, payload] of forgeries) {
+        // The topic is read-only for clients: Realtime drops the broadcast, over the socket and over HTTP.
+        assertEquals(await patientChannel.send({ type: "broadcast", event, payload }), "ok");
+        await patientChannel.httpSend(event, payload);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(doctorHeard.length, before, "a forged event reached the doctor");
+      // The rightful consultation.closed arrives, exactly once: the next step.
+    });
+
     await t.step("the doctor closes it: consultation.closed on the channel; again is a no-op", async () => {
       const res = await call(s, "POST", `/v1/consultations/${id}/close`, { token: f.doctor.token });
       expectStatus(res, 200);
@@ -520,8 +540,8 @@ testBothDrivers("consultations: another patient, an admin and bad requests are r
 
   await t.step("an admin cannot join the channel, while the doctor can", async () => {
     const topic = `consultation:${id}`;
-    const admin = await realtimeClient(s, f.admin.token);
-    const doctor = await realtimeClient(s, f.doctor.token);
+    const admin = await platformClient(s, f.admin.token);
+    const doctor = await platformClient(s, f.doctor.token);
     try {
       const refused = await subscribe(admin.channel(topic, { config: { private: true } }));
       assertEquals(refused.status, "CHANNEL_ERROR");

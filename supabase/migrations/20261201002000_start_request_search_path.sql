@@ -10,4 +10,4 @@
 -- search_path it set itself would be undone on return.
 -- =============================================================================
 
-alter function private.start_request(jsonb) set search_path = '';
+alter function private.start_request(jsonb, text) set search_path = '';

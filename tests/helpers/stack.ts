@@ -281,6 +281,16 @@ export async function login(s: TestStack, phone: string, password: string): Prom
   return body.data.accessToken;
 }
 
+/** A platform token for Realtime and Storage (POST /v1/auth/realtime-token) from the session of `token`. */
+export async function realtimeToken(s: TestStack, token: string): Promise<string> {
+  const res = await call(s, "POST", "/v1/auth/realtime-token", { token });
+  if (res.status !== 200) {
+    throw new Error(`realtime-token refused: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  recordSensitive(res.body.data.token);
+  return res.body.data.token;
+}
+
 // ---------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------

@@ -10,7 +10,14 @@ import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type { Limit } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
 import * as privileged from "./auth.privileged.ts";
-import type { ForgotPasswordRoute, LoginRoute, LogoutRoute, ResetPasswordRoute } from "./auth.routes.ts";
+import { issuePlatformToken } from "../../auth/platform-token.ts";
+import type {
+  ForgotPasswordRoute,
+  LoginRoute,
+  LogoutRoute,
+  RealtimeTokenRoute,
+  ResetPasswordRoute,
+} from "./auth.routes.ts";
 
 async function enforceRateLimits(
   db: Database,
@@ -70,6 +77,14 @@ export const login: AppRouteHandler<LoginRoute> = async (c) => {
 export const logout: AppRouteHandler<LogoutRoute> = async (c) => {
   await c.var.db.query("select app.end_current_session()");
   return c.json(envelope({ message: "Sesión cerrada correctamente" }), 200);
+};
+
+export const realtimeToken: AppRouteHandler<RealtimeTokenRoute> = async (c) => {
+  // Minted only once the database has found the session live: a dead session's refresh is a 401.
+  await c.var.db.verifySession();
+  const { config } = c.var.deps;
+  const issued = await issuePlatformToken(c.var.caller, config.jwt, config.realtimeTokenTtlSeconds);
+  return c.json(envelope({ token: issued.token, expiresAt: issued.expiresAt.toISOString() }), 200);
 };
 
 const FORGOT_ANSWER = "Si el número está registrado, recibirás un código por WhatsApp.";
