@@ -97,6 +97,11 @@ declare
   v_object storage.objects := case when tg_op = 'DELETE' then old else new end;
   v_state text;
 begin
+  -- Storage's own bookkeeping (timestamps, metadata) keeps the object's bytes: not a write of a file.
+  if tg_op = 'UPDATE' and new.bucket_id = old.bucket_id and new.name = old.name
+     and new.version is not distinct from old.version then
+    return new;
+  end if;
   if v_object.bucket_id = 'consultation-files' then
     select case when f.status = 'uploaded' then 'kept' when c.status = 'closed' then 'closed' else 'open' end
       into v_state
