@@ -15,6 +15,7 @@
  * characters in a file name; a lost object answering 404.
  */
 import { createClient } from "@supabase/supabase-js";
+import postgres from "postgres";
 import { assertProblem } from "./helpers/assertions.ts";
 import type { TestPatient } from "./helpers/clinic.ts";
 import { consultationFixture as fixture, openConsultation, storageAs } from "./helpers/consultations.ts";
@@ -150,6 +151,33 @@ testBothDrivers("consultations: Storage keeps its files as the record has them",
     assertStorageRefused((await admin.upload(key, blob)).error, "403");
     assertEquals(await stored(s, key), undefined);
     assertEquals(await downloaded(s, id, f.patient, patients.fileId), patients.bytes);
+  });
+
+  await t.step({
+    name: "a delete waits for a confirmation holding the file's row, and then finds it kept (PostgreSQL)",
+    // Two sessions at once: PGlite has one connection.
+    ignore: s.driver !== "postgres",
+    fn: async () => {
+      const racing = await uploadFile(s, id, f.patient, textFile("confirmado mientras se borra"));
+      assertEquals(racing.error, null);
+      const other = postgres(s.stack.config.database.url!, { max: 1, onnotice: () => {} });
+      let removal: ReturnType<typeof asPatient.remove> | undefined;
+      try {
+        await other.begin(async (tx) => {
+          // As the API's confirmation does: the row first, the status at the end.
+          await tx`select 1 from public.consultation_files where id = ${racing.fileId} for update`;
+          let settled = false;
+          removal = asPatient.remove([racing.key]).finally(() => settled = true);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          assert(!settled, "the delete waits for the confirmation");
+          await tx`update public.consultation_files set status = 'uploaded' where id = ${racing.fileId}`;
+        });
+      } finally {
+        await other.end();
+      }
+      assertStorageRefused((await removal!).error, "403");
+      assertEquals((await stored(s, racing.key))?.size, racing.bytes.length);
+    },
   });
 
   await t.step(

@@ -629,10 +629,12 @@ testBothDrivers(
         });
         assertEquals(await rawJson(put), { status: 200, body: { Key: `${BUCKET}/${path}` } });
 
-        assertEquals(await storage.objectInfo(BUCKET, path), {
+        const info = await storage.objectInfo(BUCKET, path);
+        assertEquals({ size: info?.size, mimeType: info?.mimeType }, {
           size: bytes.length,
           mimeType: "application/pdf",
         });
+        assertMatch(info?.version ?? "", /^[0-9a-f-]{36}$/, "Storage's version of the object");
         assertEquals(await storage.objectInfo(BUCKET, newPath(f, "missing")), undefined);
 
         const downloadUrl = await storage.createSignedDownloadUrl(BUCKET, path, 120);

@@ -6,6 +6,7 @@
  * content's signature (file-type, loaded on first use); plain text, which has
  * none, must decode as UTF-8 without control characters.
  */
+import type { Queryable } from "../db/database.ts";
 
 /** Enough of a file for every signature below (file-type reads at most about 4 KiB of these). */
 export const CONTENT_SAMPLE_BYTES = 64 * 1024;
@@ -25,6 +26,28 @@ const SIGNATURES: Record<string, readonly string[]> = {
 };
 
 let fileType: Promise<typeof import("file-type")> | undefined;
+
+/**
+ * Whether `bucket/name` is still the version that was sampled, asked in the
+ * transaction that confirms it, once that transaction holds the file's row
+ * (`for update`): the trigger on storage.objects takes the same row before
+ * an object of it is deleted or stored, so the sampled bytes cannot be
+ * swapped for others until the confirmation has committed (and then the
+ * file is kept). The caller reads the row as themself (their own pending
+ * file, or their conversation's).
+ */
+export async function isSampledVersion(
+  tx: Queryable,
+  bucket: string,
+  name: string,
+  version: string | undefined,
+): Promise<boolean> {
+  const [row] = await tx.query<{ version: string | null }>(
+    "select o.version from storage.objects o where o.bucket_id = $1 and o.name = $2",
+    [bucket, name],
+  );
+  return version !== undefined && row?.version === version;
+}
 
 /** Whether `sample` (a file's first bytes, or all of it) is of the `declared` type. Unknown types: no. */
 export async function contentIsOfType(

@@ -88,6 +88,10 @@ create policy "Uploaders delete their unconfirmed files while it is open"
 
 -- What may happen to an object of a files bucket, whoever asks: stored only
 -- in a pending slot (of an open consultation), never deleted once confirmed.
+-- It holds the file's row (for share) while it decides: the API confirms a
+-- file holding the same row (for update) after checking that the object is
+-- still the version whose bytes it checked, so no upload or delete can slip
+-- in between that check and the commit.
 create or replace function app.guard_file_object() returns trigger
 language plpgsql
 security definer
@@ -107,12 +111,14 @@ begin
       into v_state
       from app.file_object_key(v_object.name) k
       join public.consultation_files f on f.id = k.file_id and f.consultation_id = k.folder_id
-      join public.consultations c on c.id = f.consultation_id;
+      join public.consultations c on c.id = f.consultation_id
+       for share of f;
   else
     select case when f.status = 'shared' then 'kept' else 'open' end
       into v_state
       from app.file_object_key(v_object.name) k
-      join public.chat_files f on f.id = k.file_id and f.conversation_id = k.folder_id;
+      join public.chat_files f on f.id = k.file_id and f.conversation_id = k.folder_id
+       for share of f;
   end if;
 
   if tg_op = 'DELETE' then

@@ -12,6 +12,8 @@ export interface SignedUpload {
 export interface ObjectInfo {
   size: number;
   mimeType: string;
+  /** Storage's version of the object (`storage.objects.version`): a new upload is a new version. */
+  version?: string;
 }
 
 export interface StorageAdapter {

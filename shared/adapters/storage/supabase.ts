@@ -67,6 +67,7 @@ export function createSupabaseStorageAdapter(settings: SupabaseStorageSettings):
       return {
         size: Number(data.size ?? 0),
         mimeType: data.contentType ?? "application/octet-stream",
+        version: data.version ?? undefined,
       };
     },
 

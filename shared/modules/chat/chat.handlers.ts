@@ -1,7 +1,12 @@
 import type { Context } from "hono";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
-import { CONTENT_SAMPLE_BYTES, contentIsOfType, servedInline } from "../../app/file-content.ts";
+import {
+  CONTENT_SAMPLE_BYTES,
+  contentIsOfType,
+  isSampledVersion,
+  servedInline,
+} from "../../app/file-content.ts";
 import { outside } from "../../app/outside.ts";
 import { ApiError, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
@@ -242,7 +247,8 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
           { size_bytes: string | number; uploaded_by: string; status: string; mime_type: string }
         >(
           `select f.size_bytes, f.uploaded_by, f.status, f.mime_type from public.chat_files f
-            where f.id = $1 and f.conversation_id = $2`,
+            where f.id = $1 and f.conversation_id = $2
+              for update`,
           [fileId, id],
         );
         if (!file || file.uploaded_by !== c.var.caller.sub || file.status !== "pending") {
@@ -255,6 +261,11 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
           );
         }
         const object = uploaded[i];
+        if (object && !await isSampledVersion(tx, BUCKET, objectKey(id, fileId), object.version)) {
+          throw new ApiError("FILE_002", "El archivo cambió mientras se enviaba: vuelve a enviarlo", {
+            errors: [{ field: `attachments.${i}`, message: "cambió durante el envío" }],
+          });
+        }
         if (!object || object.size !== Number(file.size_bytes)) {
           throw new ApiError(
             "FILE_002",

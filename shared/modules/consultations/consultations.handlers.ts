@@ -1,7 +1,12 @@
 import type { Context } from "hono";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
-import { CONTENT_SAMPLE_BYTES, contentIsOfType, servedInline } from "../../app/file-content.ts";
+import {
+  CONTENT_SAMPLE_BYTES,
+  contentIsOfType,
+  isSampledVersion,
+  servedInline,
+} from "../../app/file-content.ts";
 import { outside } from "../../app/outside.ts";
 import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
@@ -299,6 +304,12 @@ export const confirmFile: AppRouteHandler<ConfirmFileRoute> = async (c) => {
       }
       if (status === "closed") throw closed();
       if (file.uploaded_by !== c.var.caller.sub) throw forbidden("Solo quien subió el archivo lo confirma");
+      await tx.query("select 1 from public.consultation_files f where f.id = $1 for update", [fileId]);
+      if (info && sample && !await isSampledVersion(tx, BUCKET, key, info.version)) {
+        throw new ApiError("FILE_002", "El archivo cambió mientras se confirmaba: vuelve a confirmarlo", {
+          errors: [{ field: "fileId", message: "cambió durante la confirmación" }],
+        });
+      }
       if (!info || !sample || info.size !== Number(file.size_bytes)) {
         throw new ApiError(
           "FILE_002",
