@@ -989,6 +989,41 @@ testBothDrivers("chat: a file is shared and served only as what it is", async (t
     const res = await call(s, "GET", `/v1/chat/files/${mp3Id}/download`, { token: f.doctor.token });
     assertProblem(res, 404, "RES_001");
   });
+
+  await t.step(
+    "an upload URL signed before its uploader left the conversation uploads nothing after",
+    async () => {
+      const bytes = new TextEncoder().encode("%PDF-1.4 después");
+      const prepare = () =>
+        call(s, "POST", "/v1/chat/upload-file", {
+          token: f.patient.token,
+          body: {
+            conversationId: id,
+            filename: "tarde.pdf",
+            mimeType: "application/pdf",
+            sizeBytes: bytes.length,
+          },
+        });
+      const [before, stays] = [await prepare(), await prepare()];
+      expectStatus(before, 201);
+      const put = (prepared: Payload) =>
+        files.uploadToSignedUrl(
+          prepared.body.data.objectKey,
+          new URL(prepared.body.data.uploadUrl).searchParams.get("token")!,
+          new Blob([bytes], { type: "application/pdf" }),
+        );
+      assertEquals((await put(stays)).error, null, "while a participant, the URL uploads");
+      assertEquals(
+        (await call(s, "DELETE", `/v1/chat/conversations/${id}`, { token: f.patient.token })).status,
+        204,
+      );
+      assertEquals((await put(before)).error?.statusCode ?? null, "403");
+      assertEquals(
+        await s.stack.deps.storage.objectInfo("chat-files", before.body.data.objectKey),
+        undefined,
+      );
+    },
+  );
 }, { clock: () => clockFiles.now() });
 
 // ---------------------------------------------------------------------------

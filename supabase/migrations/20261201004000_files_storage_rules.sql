@@ -17,8 +17,9 @@
 --   upload URL as the service role, and Storage stores a signed upload as its
 --   superuser, which row-level security does not see. So a trigger on
 --   storage.objects (which applies to every role, the superuser too) refuses
---   any object without its pending row, or once the consultation is closed:
---   an upload URL signed before the close is dead after it.
+--   any object without its pending row, or once the consultation is closed
+--   (a chat file: once its uploader left the conversation): an upload URL
+--   signed before the close is dead after it.
 -- - Only its uploader deletes an unconfirmed file, while the consultation is
 --   open. A confirmed (shared) file is part of the record: no client policy
 --   deletes it, and the trigger refuses its deletion to every role.
@@ -114,10 +115,12 @@ begin
       join public.consultations c on c.id = f.consultation_id
        for share of f;
   else
-    select case when f.status = 'shared' then 'kept' else 'open' end
+    -- An uploader who left the conversation uploads nothing more into it.
+    select case when f.status = 'shared' then 'kept' when p.left_at is null then 'open' else 'left' end
       into v_state
       from app.file_object_key(v_object.name) k
       join public.chat_files f on f.id = k.file_id and f.conversation_id = k.folder_id
+      join public.conversation_participants p on p.conversation_id = f.conversation_id and p.user_id = f.uploaded_by
        for share of f;
   end if;
 
@@ -133,6 +136,7 @@ begin
       message = case v_state
         when 'kept' then 'A confirmed file is part of the record and is not replaced'
         when 'closed' then 'The consultation is closed'
+        when 'left' then 'The uploader left the conversation'
         else 'No upload was prepared for this object'
       end;
   end if;
