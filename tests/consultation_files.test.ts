@@ -150,6 +150,10 @@ testBothDrivers("consultations: Storage keeps its files as the record has them",
     const admin = createClient(s.origin, s.stack.serviceRoleKey).storage.from(FILES_BUCKET);
     assertStorageRefused((await admin.upload(key, blob)).error, "403");
     assertEquals(await stored(s, key), undefined);
+    // Nor under a name of another shape.
+    for (const name of [`${id}/notas.txt`, `${id}/${crypto.randomUUID()}/x`, "suelto.txt"]) {
+      assertStorageRefused((await admin.upload(name, blob)).error, "403");
+    }
     assertEquals(await downloaded(s, id, f.patient, patients.fileId), patients.bytes);
   });
 

@@ -35,14 +35,24 @@ drop policy "Consultation members can read its files" on storage.objects;
 drop policy "Consultation members can upload its files" on storage.objects;
 drop policy "Consultation members can delete its files" on storage.objects;
 
--- `{folder}/{file}` of an object name, both uuids, or no row.
+-- `{folder}/{file}` of an object name, both uuids, or no row. The casts sit
+-- behind the shape test in a CASE: a WHERE does not order evaluation, so a
+-- name of another shape could otherwise be cast (and fail) first.
 create or replace function app.file_object_key(p_name text)
 returns table (folder_id uuid, file_id uuid)
 language sql immutable
 set search_path = ''
 as $$
-  select split_part(p_name, '/', 1)::uuid, split_part(p_name, '/', 2)::uuid
-   where p_name ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  select key.folder_id, key.file_id
+    from (
+      select case when shape.ok then split_part(p_name, '/', 1)::uuid end as folder_id,
+             case when shape.ok then split_part(p_name, '/', 2)::uuid end as file_id
+        from (
+          select p_name ~ ('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+                           '/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') as ok
+        ) shape
+    ) key
+   where key.file_id is not null
 $$;
 
 revoke all on function app.file_object_key(text) from public;
