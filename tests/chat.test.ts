@@ -939,6 +939,134 @@ testBothDrivers("chat: files are whitelisted, at most 10 MB, into one's own conv
   });
 }, { clock: () => clock6.now() });
 
+const clockFiles = testClock();
+testBothDrivers("chat: a file is shared and served only as what it is", async (t, s) => {
+  clockFiles.set("2026-11-24T15:00:00Z");
+  const f = await fixture(s);
+  const id = await startConversation(s, f.patient.token, f.doctor.id);
+  const files = createClient(s.origin, s.stack.anonKey, {
+    accessToken: () => Promise.resolve(f.patient.token),
+  }).storage.from("chat-files");
+  const service = createClient(s.origin, s.stack.serviceRoleKey).storage.from("chat-files");
+  const upload = async (filename: string, mimeType: string, bytes: Uint8Array<ArrayBuffer>) => {
+    const prepared = await call(s, "POST", "/v1/chat/upload-file", {
+      token: f.patient.token,
+      body: { conversationId: id, filename, mimeType, sizeBytes: bytes.length },
+    });
+    expectStatus(prepared, 201);
+    const { fileId, uploadUrl, objectKey } = prepared.body.data;
+    const uploaded = await files.uploadToSignedUrl(
+      objectKey,
+      new URL(uploadUrl).searchParams.get("token")!,
+      new Blob([bytes], { type: mimeType }),
+    );
+    assertEquals(uploaded.error, null);
+    return { fileId: fileId as string, key: objectKey as string };
+  };
+  const html = new TextEncoder().encode("<!doctype html><script>fetch('/x?c='+document.cookie)</script>");
+  // An MP3 frame header (MPEG-1 layer III, 128 kbit/s) and silence.
+  const mp3 = new Uint8Array([0xff, 0xfb, 0x90, 0x64, ...new Uint8Array(413)]);
+
+  await t.step("an HTML page declared as image/png: 400 FILE_003 naming attachments.0, removed", async () => {
+    const fake = await upload("foto.png", "image/png", html);
+    const res = await send(s, f.patient.token, id, { content: "Mire", attachments: [fake.fileId] });
+    assertProblem(res, 400, "FILE_003");
+    assertEquals(res.body.errors[0].field, "attachments.0");
+    assertEquals(await s.stack.deps.storage.objectInfo("chat-files", fake.key), undefined);
+    const [row] = await s.stack.deps.db.queryAsOwner<{ status: string; messages: number }>(
+      `select f.status, (select count(*)::int from public.chat_messages m where m.conversation_id = f.conversation_id)
+         as messages from public.chat_files f where f.id = $1`,
+      [fake.fileId],
+    );
+    assertEquals(row, { status: "pending", messages: 0 }, "nothing half-done: no message, the file pending");
+  });
+
+  let mp3Id = "";
+  await t.step("a genuine MP3 is shared, and downloads as an attachment under its own name", async () => {
+    const real = await upload("consulta día 1.mp3", "audio/mpeg", mp3);
+    expectStatus(await send(s, f.patient.token, id, { content: "Audio", attachments: [real.fileId] }), 201);
+    mp3Id = real.fileId;
+    const res = await call(s, "GET", `/v1/chat/files/${real.fileId}/download`, { token: f.doctor.token });
+    expectStatus(res, 200);
+    assertEquals(res.headers.get("x-content-type-options"), "nosniff");
+    const file = await fetch(res.body.data.downloadUrl);
+    const disposition = file.headers.get("content-disposition") ?? "";
+    assertMatch(disposition, /^attachment;/);
+    assert(disposition.includes("filename*=UTF-8''consulta%20d%C3%ADa%201.mp3"), disposition);
+    assertEquals(new Uint8Array(await file.arrayBuffer()), mp3);
+  });
+
+  await t.step("a shared file stays: nobody deletes it, not even the service role", async () => {
+    const key = `${id}/${mp3Id}`;
+    assertEquals((await files.remove([key])).data, []);
+    assert((await service.remove([key])).error, "the service role's delete is refused");
+    assert(await s.stack.deps.storage.objectInfo("chat-files", key));
+    // Nor is anything stored where no upload-file made a slot.
+    const stray = await service.upload(
+      `${id}/${crypto.randomUUID()}`,
+      new Blob([mp3], { type: "audio/mpeg" }),
+    );
+    assertEquals((stray.error as { statusCode?: string } | null)?.statusCode, "403");
+  });
+
+  await t.step("a NUL or a control character in a file name is 400 naming filename", async () => {
+    for (const filename of ["a\u0000b.pdf", "receta\r\n.pdf", "\u001b[0m.pdf"]) {
+      const res = await call(s, "POST", "/v1/chat/upload-file", {
+        token: f.patient.token,
+        body: { conversationId: id, filename, mimeType: "application/pdf", sizeBytes: 10 },
+      });
+      assertProblem(res, 400, "VAL_001");
+      assertEquals(res.body.errors[0].field, "filename");
+    }
+  });
+
+  await t.step("a shared file whose object Storage lost is 404 RES_001, not 503", async () => {
+    const db = s.stack.deps.db;
+    await db.queryAsOwner("alter table storage.objects disable trigger files_kept_once_confirmed");
+    await db.queryAsOwner("delete from storage.objects where bucket_id = 'chat-files' and name = $1", [
+      `${id}/${mp3Id}`,
+    ]);
+    await db.queryAsOwner("alter table storage.objects enable trigger files_kept_once_confirmed");
+    const res = await call(s, "GET", `/v1/chat/files/${mp3Id}/download`, { token: f.doctor.token });
+    assertProblem(res, 404, "RES_001");
+  });
+
+  await t.step(
+    "an upload URL signed before its uploader left the conversation uploads nothing after",
+    async () => {
+      const bytes = new TextEncoder().encode("%PDF-1.4 después");
+      const prepare = () =>
+        call(s, "POST", "/v1/chat/upload-file", {
+          token: f.patient.token,
+          body: {
+            conversationId: id,
+            filename: "tarde.pdf",
+            mimeType: "application/pdf",
+            sizeBytes: bytes.length,
+          },
+        });
+      const [before, stays] = [await prepare(), await prepare()];
+      expectStatus(before, 201);
+      const put = (prepared: Payload) =>
+        files.uploadToSignedUrl(
+          prepared.body.data.objectKey,
+          new URL(prepared.body.data.uploadUrl).searchParams.get("token")!,
+          new Blob([bytes], { type: "application/pdf" }),
+        );
+      assertEquals((await put(stays)).error, null, "while a participant, the URL uploads");
+      assertEquals(
+        (await call(s, "DELETE", `/v1/chat/conversations/${id}`, { token: f.patient.token })).status,
+        204,
+      );
+      assertEquals((await put(before)).error?.statusCode ?? null, "403");
+      assertEquals(
+        await s.stack.deps.storage.objectInfo("chat-files", before.body.data.objectKey),
+        undefined,
+      );
+    },
+  );
+}, { clock: () => clockFiles.now() });
+
 // ---------------------------------------------------------------------------
 // The admin: metadata and reported messages, never other texts
 // ---------------------------------------------------------------------------

@@ -28,52 +28,14 @@ import { decodeJwt } from "jose";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
 import type { Claims } from "../shared/db/database.ts";
 import { assertProblem } from "./helpers/assertions.ts";
-import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
+import { at, book, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
+import { consultationFixture as fixture, openConsultation, storageAs } from "./helpers/consultations.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
-import { call, createUser, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
+import { call, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
 import { eventually } from "./helpers/wait.ts";
 
 // deno-lint-ignore no-explicit-any
 type Payload = any;
-
-interface Fixture {
-  admin: TestUser;
-  doctor: TestUser;
-  patient: TestPatient;
-  otherPatient: TestPatient;
-  appointmentId: string;
-}
-
-/** A doctor and their patient with a CONFIRMED appointment (booked and confirmed through the API). */
-async function fixture(s: TestStack, day = 2): Promise<Fixture> {
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
-  const otherPatient = await registerPatient(s, admin, "Paula");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(day, 10),
-    end: at(day, 10, 30),
-  });
-  assertEquals(booked.status, 201, JSON.stringify(booked.body));
-  const confirmed = await call(s, "PATCH", `/v1/appointments/${booked.body.data.id}`, {
-    token: doctor.token,
-    body: { status: "CONFIRMED" },
-  });
-  assertEquals(confirmed.status, 200, JSON.stringify(confirmed.body));
-  return { admin, doctor, patient, otherPatient, appointmentId: booked.body.data.id };
-}
-
-async function openConsultation(s: TestStack, f: Fixture): Promise<string> {
-  const res = await call(s, "POST", "/v1/consultations", {
-    token: f.doctor.token,
-    body: { appointmentId: f.appointmentId },
-  });
-  assertEquals(res.status, 201, JSON.stringify(res.body));
-  return res.body.data.id;
-}
 
 function expectStatus(res: { status: number; body: Payload }, status: number) {
   assertEquals(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
@@ -102,10 +64,6 @@ function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payloa
     (message) => seen.push({ event: message.event, payload: message.payload }),
   );
   return seen;
-}
-
-function storageAs(s: TestStack, token: string) {
-  return createClient(s.origin, s.stack.anonKey, { accessToken: () => Promise.resolve(token) }).storage;
 }
 
 // ---------------------------------------------------------------------------
