@@ -22,7 +22,7 @@
  * refused channel join), a token before start and after close, a retried
  * send, a confirm of a file never uploaded, a file over the size limit.
  */
-import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
+import type { RealtimeChannel } from "@supabase/supabase-js";
 import { platformClient } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
