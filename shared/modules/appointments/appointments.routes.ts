@@ -7,7 +7,6 @@ import {
   PageQuerySchema,
   PatientParamsSchema,
   problems,
-  PROTECTED,
   UuidParamsSchema,
 } from "../../app/openapi.ts";
 import { DoctorRefSchema, PersonRefSchema } from "../../app/people.ts";
@@ -71,58 +70,64 @@ export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
 export const create = createRoute({
   method: "post",
   path: "/v1/appointments",
+  operationId: "createAppointment",
   tags,
   summary: "Book an appointment (a patient for themself, a doctor in their schedule, an admin)",
   request: { body: jsonBody(CreateAppointmentSchema) },
   responses: {
     201: ok(AppointmentSchema, "Booked"),
-    ...problems(...PROTECTED, 403, 404, 409),
+    ...problems(403, 404, 409),
   },
 });
 
 export const list = createRoute({
   method: "get",
   path: "/v1/appointments",
+  operationId: "listAppointments",
   tags,
   summary: "Appointments the caller may see, by start time",
   request: { query: ListAppointmentsQuerySchema },
-  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems() },
 });
 
 export const getOne = createRoute({
   method: "get",
   path: "/v1/appointments/{id}",
+  operationId: "getAppointment",
   tags,
   summary: "An appointment",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(AppointmentSchema, "The appointment"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(AppointmentSchema, "The appointment"), ...problems(404) },
 });
 
 export const update = createRoute({
   method: "patch",
   path: "/v1/appointments/{id}",
+  operationId: "updateAppointment",
   tags,
   summary: "Reschedule, change the reason or move the status (PENDING → CONFIRMED → COMPLETED)",
   request: { params: UuidParamsSchema, body: jsonBody(UpdateAppointmentSchema) },
-  responses: { 200: ok(AppointmentSchema, "Updated"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 200: ok(AppointmentSchema, "Updated"), ...problems(403, 404, 409) },
 });
 
 export const cancel = createRoute({
   method: "post",
   path: "/v1/appointments/{id}/cancel",
+  operationId: "cancelAppointment",
   tags,
   summary: "Cancel a pending or confirmed appointment that has not started",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(AppointmentSchema, "Cancelled"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(AppointmentSchema, "Cancelled"), ...problems(403, 404) },
 });
 
 export const byPatient = createRoute({
   method: "get",
   path: "/v1/patients/{patientId}/appointments",
+  operationId: "listPatientAppointments",
   tags,
   summary: "A patient's appointments",
   request: { params: PatientParamsSchema, query: PageQuerySchema },
-  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(...PROTECTED, 404) },
+  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(404) },
 });
 
 export type CreateRoute = typeof create;

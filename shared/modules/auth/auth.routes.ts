@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EmailSchema, NewPasswordSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
-import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
+import { jsonBody, ok, problems } from "../../app/openapi.ts";
 
 const tags = ["Auth"];
 
@@ -27,43 +27,47 @@ const MessageSchema = z.object({ message: z.string() });
 export const login = createRoute({
   method: "post",
   path: "/v1/auth/login",
+  operationId: "login",
   tags,
   summary: "Sign in with phone and password (public)",
   security: [],
   request: { body: jsonBody(LoginRequestSchema) },
   responses: {
     200: ok(LoginResponseSchema, "Signed in"),
-    ...problems(400, 401, 429, 500),
+    ...problems(401, 429),
   },
 });
 
 export const logout = createRoute({
   method: "post",
   path: "/v1/auth/logout",
+  operationId: "logout",
   tags,
   summary: "Sign out: the token is revoked at once",
   responses: {
     200: ok(MessageSchema, "Signed out"),
-    ...problems(...PROTECTED),
+    ...problems(),
   },
 });
 
 export const forgotPassword = createRoute({
   method: "post",
   path: "/v1/auth/forgot-password",
+  operationId: "forgotPassword",
   tags,
   summary: "Send a 6-digit reset code by WhatsApp (public; never says whether the phone exists)",
   security: [],
   request: { body: jsonBody(z.object({ phone: PhoneSchema }).openapi("ForgotPasswordRequest")) },
   responses: {
     200: ok(MessageSchema, "If the phone belongs to a user, a code was sent"),
-    ...problems(400, 429, 500),
+    ...problems(429),
   },
 });
 
 export const resetPassword = createRoute({
   method: "post",
   path: "/v1/auth/reset-password",
+  operationId: "resetPassword",
   tags,
   summary: "Set a new password with the WhatsApp code (public); ends every session",
   security: [],
@@ -71,7 +75,7 @@ export const resetPassword = createRoute({
     body: jsonBody(
       z.object({
         phone: PhoneSchema,
-        code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos"),
+        code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos").openapi({ example: "123456" }),
         newPassword: NewPasswordSchema,
         confirmPassword: z.string().max(256),
       }).openapi("ResetPasswordRequest"),
@@ -79,7 +83,7 @@ export const resetPassword = createRoute({
   },
   responses: {
     200: ok(MessageSchema, "Password changed"),
-    ...problems(400, 429, 500),
+    ...problems(429),
   },
 });
 
