@@ -5,6 +5,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "./app/create-app.ts";
+import { ApiError } from "./app/problem.ts";
 import { finishDocument } from "./app/openapi-document.ts";
 import type { Deps } from "./app/types.ts";
 import { docsAssets, docsHtml } from "./docs-page.ts";
@@ -124,7 +125,10 @@ export function createApiApp(deps: Deps) {
   app.get("/docs/:asset", async (c) => {
     const type = ASSET_TYPES[c.req.param("asset")];
     if (!type) return c.notFound();
-    const { js, css } = await docsAssets();
+    // A deployment whose bundle lacks the package's files: say so (`deno task docs` is the way there).
+    const { js, css } = await docsAssets().catch((cause) => {
+      throw new ApiError("SRV_002", "Los archivos de la referencia no están en este despliegue", { cause });
+    });
     return c.body(type.startsWith("text/css") ? css : js, 200, {
       "Content-Type": type,
       "Cache-Control": "public, max-age=86400",
