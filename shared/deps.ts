@@ -9,11 +9,16 @@ import { createOpenAIChatModel } from "./adapters/openai/openai.ts";
 import { withDailyBudget } from "./modules/openai/openai.privileged.ts";
 import { RATE_LIMITS } from "./auth/rate-limits.ts";
 import { setArgon2Thread } from "./auth/argon2-mode.ts";
-import type { Config } from "./config.ts";
+import { keyRingOf } from "./auth/jwt.ts";
+import { type Config, ConfigError } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { openDatabase } from "./db/open.ts";
 
 export async function createDeps(config: Config, overrides: Partial<Deps> = {}): Promise<Deps> {
+  // A key that does not import stops start-up, not the first login.
+  await keyRingOf(config.jwt).catch((error) => {
+    throw new ConfigError(`Invalid configuration:\n  - JWT_SIGNING_KEYS ${error.message}`);
+  });
   const db: Database = overrides.db ?? await openDatabase(config.database);
   // One hashing mode per process (the worker thread is the process's own).
   setArgon2Thread(config.argon2Thread);

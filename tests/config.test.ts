@@ -44,6 +44,21 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     }
   });
 
+  await t.step("REALTIME_TOKEN_TTL_SECONDS: 5 minutes by default, 1 s to 1 hour", () => {
+    const base = { JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" };
+    assertEquals(loadConfig(base).realtimeTokenTtlSeconds, 300);
+    assertEquals(loadConfig({ ...base, REALTIME_TOKEN_TTL_SECONDS: "3" }).realtimeTokenTtlSeconds, 3);
+    // Past an hour the policies on realtime.messages would refuse every token.
+    for (const bad of ["0", "3601", "2.5", "soon"]) {
+      try {
+        loadConfig({ ...base, REALTIME_TOKEN_TTL_SECONDS: bad });
+        throw new Error(`${bad} was accepted`);
+      } catch (error) {
+        assert(error instanceof ConfigError && error.message.includes("REALTIME_TOKEN_TTL_SECONDS"), bad);
+      }
+    }
+  });
+
   await t.step(
     "SUPABASE_DB_URL wins over DATABASE_URL; no URL means none (only the local stack has PGlite)",
     () => {

@@ -14,17 +14,30 @@ const ROOT = new URL("../", import.meta.url).pathname;
 async function exercise(t: Deno.TestContext, env: Record<string, string>, driver: string) {
   let first: Started;
 
-  await t.step("it starts, prints the URL and both keys, and serves health", async () => {
+  await t.step("it starts, prints the URL and the keys, and serves health", async () => {
     first = await startProduct(env);
     assertMatch(first.output, /API URL: http:\/\/127\.0\.0\.1:\d+/);
+    assertMatch(first.output, /Publishable key: sb_publishable_\S+/);
+    assertMatch(first.output, /Secret key: sb_secret_\S+/);
     assertMatch(first.output, /anon key: ey/);
     assertMatch(first.output, /service_role key: ey/);
+    assertMatch(first.output, /Signing key: ES256 kid [0-9a-f-]{36}/);
     const health = await (await fetch(`${first.apiUrl}/functions/v1/api/health`)).json();
     assertEquals(health.status, "ok");
     assertEquals(health.database.driver, driver);
   });
 
   let adminToken = "";
+  await t.step("the signing key is kept private in the data folder; the JWKS is served", async () => {
+    const file = `${env.CONSULTORIO_LOCAL_DIR}/secrets.json`;
+    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const [key] = JSON.parse(await Deno.readTextFile(file)).signingKeys;
+    assert(typeof key.d === "string", "the private key is kept");
+    const jwks = await (await fetch(`${first.apiUrl}/auth/v1/.well-known/jwks.json`)).json();
+    assertEquals(jwks.keys.map((k: { kid: string }) => k.kid), [key.kid]);
+    assert(!("d" in jwks.keys[0]));
+  });
+
   await t.step("the seed's demo accounts sign in", async () => {
     for (
       const phone of [

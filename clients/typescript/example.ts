@@ -6,12 +6,10 @@
 import { createConsultorioClient, type ProblemDetails } from "./client.ts";
 
 export async function upcomingAppointments(functionsUrl: string, phone: string, password: string) {
-  let accessToken: string | undefined;
-  const api = createConsultorioClient({ functionsUrl, accessToken: () => accessToken });
-
-  const login = await api.POST("/api/v1/auth/login", { body: { phone, password } });
+  const login = await createConsultorioClient({ functionsUrl })
+    .POST("/api/v1/auth/login", { body: { phone, password } });
   if (login.error) throw new Error(describe(login.error));
-  accessToken = login.data.data.accessToken;
+  const api = createConsultorioClient({ functionsUrl, accessToken: login.data.data.accessToken });
 
   const page = await api.GET("/api/v1/appointments", {
     params: { query: { limit: 20, from: new Date().toISOString() } },

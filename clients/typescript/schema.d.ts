@@ -156,6 +156,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/realtime-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A short-lived token for Realtime and Storage, for a live session only */
+        post: operations["createRealtimeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/reset-password": {
         parameters: {
             query?: never;
@@ -2109,6 +2126,7 @@ export interface components {
         PrepareChatFile: {
             /** Format: uuid */
             conversationId: string;
+            /** @example laboratorio.pdf */
             filename: string;
             mimeType: string;
             /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
@@ -2116,6 +2134,7 @@ export interface components {
             sizeBytes: number;
         };
         PrepareConsultationFile: {
+            /** @example laboratorio.pdf */
             filename: string;
             mimeType: string;
             /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
@@ -2155,6 +2174,12 @@ export interface components {
             title: string;
             /** @example https://consultorio.dev/problems/validation */
             type: string;
+        };
+        RealtimeToken: {
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description Short-lived JWT for Supabase Realtime and Storage (supabase-js's accessToken option) */
+            token: string;
         };
         RecordingConsent: {
             granted: boolean;
@@ -3879,6 +3904,82 @@ export interface operations {
                         data: {
                             message: string;
                         };
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    createRealtimeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Minted (REALTIME_TOKEN_TTL_SECONDS, default 300) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "token": "texto de ejemplo",
+                     *         "expiresAt": "2026-01-20T10:30:00.000Z"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["RealtimeToken"];
                         message?: string;
                         /** @enum {boolean} */
                         success: true;
@@ -7166,7 +7267,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "conversationId": "550e8400-e29b-41d4-a716-446655440000",
-                 *       "filename": "texto de ejemplo",
+                 *       "filename": "laboratorio.pdf",
                  *       "mimeType": "texto de ejemplo",
                  *       "sizeBytes": 1,
                  *       "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -9965,7 +10066,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "filename": "texto de ejemplo",
+                 *       "filename": "laboratorio.pdf",
                  *       "mimeType": "texto de ejemplo",
                  *       "sizeBytes": 1,
                  *       "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -39,3 +39,18 @@ export const InstantSchema = z.iso.datetime({
 
 export const iso = (value: unknown): string =>
   value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+
+/**
+ * A file's name as a user gave it: no path separators, and no control
+ * characters (a NUL cannot be stored, and a line break or an escape in a
+ * name would reach a download's Content-Disposition or a log).
+ */
+export const FileNameSchema = z.string().trim().min(1).max(200)
+  .refine((name) => !/[/\\]/.test(name) && name !== "." && name !== "..", {
+    message: "no puede contener separadores de ruta",
+  })
+  // deno-lint-ignore no-control-regex
+  .refine((name) => !/[\u0000-\u001f\u007f-\u009f]/.test(name), {
+    message: "no puede contener caracteres de control",
+  })
+  .openapi({ example: "laboratorio.pdf" });

@@ -7,6 +7,7 @@ import {
   type Queryable,
   type Row,
   START_REQUEST_SQL,
+  startRequestParams,
 } from "./database.ts";
 
 export interface PostgresOptions {
@@ -72,14 +73,14 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   return {
     driver: "postgres",
 
-    asCaller: (claims, fn) => transaction([[START_REQUEST_SQL, [JSON.stringify(claims)]]], fn),
+    asCaller: (claims, fn) => transaction([[START_REQUEST_SQL, startRequestParams(claims)]], fn),
 
     async queryAsCaller<T = Row>(claims: Claims, text: string, params: readonly unknown[] = []) {
       const conn = await sql.reserve();
       try {
         const results = await Promise.allSettled([
           send(conn, "begin"),
-          send(conn, START_REQUEST_SQL, [JSON.stringify(claims)]),
+          send(conn, START_REQUEST_SQL, startRequestParams(claims)),
           send(conn, text, params),
           send(conn, "commit"),
         ]);

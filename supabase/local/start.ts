@@ -45,6 +45,12 @@ try {
 }
 ready.gateway = stack.handler;
 const { config, prepared } = stack;
+const current = config.jwt.signingKeys[0];
+const signing = current
+  ? `${current.alg} kid ${current.kid}${
+    Deno.env.get("JWT_SIGNING_KEYS") ? "" : ` (private JWK in ${dataDir}/secrets.json)`
+  }${config.jwt.signingKeys.length > 1 ? `, +${config.jwt.signingKeys.length - 1} standby/previous` : ""}`
+  : `HS256, legacy JWT secret ${config.jwt.secret}`;
 
 console.log(`
 Consultorio local stack is running (stand-in for a Supabase project).
@@ -59,7 +65,10 @@ Consultorio local stack is running (stand-in for a Supabase project).
   stack.openai ? " (local stand-in)" : ""
 }
 WhatsApp webhook: ${config.twilioWebhook.url ?? `${apiUrl}/functions/v1/whatsapp-webhook`}
-      JWT secret: ${config.jwt.secret}
+     Signing key: ${signing}
+        JWKS URL: ${apiUrl}/auth/v1/.well-known/jwks.json
+ Publishable key: ${stack.publishableKey}
+      Secret key: ${stack.secretKey}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}
 
@@ -79,7 +88,7 @@ const remindersTimer = setInterval(() => {
   Promise.resolve(stack.handler(
     new Request(`${apiUrl}/functions/v1/reminders`, {
       method: "POST",
-      headers: { Authorization: `Bearer ${stack.serviceRoleKey}` },
+      headers: { apikey: stack.secretKey },
     }),
   )).then((res) => res.body?.cancel()).catch((error) => console.error("reminders failed:", error.name));
 }, REMINDERS_EVERY_MS);

@@ -59,7 +59,9 @@ export interface SignInCandidate {
 export async function signIn(
   db: Database,
   phone: string,
-  verify: (candidate: SignInCandidate | undefined) => Promise<{ jti: string; expiresAt: Date } | undefined>,
+  verify: (
+    candidate: SignInCandidate | undefined,
+  ) => Promise<{ jti: string; expiresAt: Date; kid?: string } | undefined>,
 ): Promise<SignInCandidate | undefined> {
   const [candidate] = await db.asService((tx) =>
     tx.query<SignInCandidate>(
@@ -75,13 +77,20 @@ export async function signIn(
   if (!candidate || !session) return undefined;
   const opened = await db.asService((tx) =>
     tx.query(
-      `insert into private.sessions (jti, user_id, expires_at)
-       select $1, u.id, $3
+      `insert into private.sessions (jti, user_id, expires_at, user_role, signing_kid)
+       select $1, u.id, $3, u.role, $6
          from public.users u
          join private.credentials c on c.user_id = u.id
         where u.id = $2 and u.role = $4 and u.is_active and u.deleted_at is null and c.password_hash = $5
        returning user_id`,
-      [session.jti, candidate.id, session.expiresAt.toISOString(), candidate.role, candidate.passwordHash],
+      [
+        session.jti,
+        candidate.id,
+        session.expiresAt.toISOString(),
+        candidate.role,
+        candidate.passwordHash,
+        session.kid ?? null,
+      ],
     )
   );
   return opened.length ? candidate : undefined;

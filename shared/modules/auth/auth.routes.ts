@@ -50,6 +50,25 @@ export const logout = createRoute({
   },
 });
 
+export const RealtimeTokenSchema = z.object({
+  token: z.string().openapi({
+    description: "Short-lived JWT for Supabase Realtime and Storage (supabase-js's accessToken option)",
+  }),
+  expiresAt: z.string().openapi({ format: "date-time" }),
+}).openapi("RealtimeToken");
+
+export const realtimeToken = createRoute({
+  method: "post",
+  path: "/v1/auth/realtime-token",
+  operationId: "createRealtimeToken",
+  tags,
+  summary: "A short-lived token for Realtime and Storage, for a live session only",
+  responses: {
+    200: ok(RealtimeTokenSchema, "Minted (REALTIME_TOKEN_TTL_SECONDS, default 300)"),
+    ...problems(),
+  },
+});
+
 export const forgotPassword = createRoute({
   method: "post",
   path: "/v1/auth/forgot-password",
@@ -89,5 +108,6 @@ export const resetPassword = createRoute({
 
 export type LoginRoute = typeof login;
 export type LogoutRoute = typeof logout;
+export type RealtimeTokenRoute = typeof realtimeToken;
 export type ForgotPasswordRoute = typeof forgotPassword;
 export type ResetPasswordRoute = typeof resetPassword;

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IsoDateTime, Sha256Schema } from "../../app/fields.ts";
+import { FileNameSchema, IsoDateTime, Sha256Schema } from "../../app/fields.ts";
 import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 import { PageInfoSchema } from "../../app/envelope.ts";
 
@@ -71,10 +71,7 @@ export const MessagePageSchema = z.object({
 }).openapi("ConsultationMessagePage");
 
 export const PrepareFileSchema = z.object({
-  filename: z.string().trim().min(1).max(200)
-    .refine((name) => !/[/\\]/.test(name) && name !== "." && name !== "..", {
-      message: "no puede contener separadores de ruta",
-    }),
+  filename: FileNameSchema,
   mimeType: z.string().trim().min(1).max(255),
   sizeBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   sha256: Sha256Schema.optional(),

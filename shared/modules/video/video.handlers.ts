@@ -1,12 +1,8 @@
 import type { Context } from "hono";
-import {
-  type VideoAdapter,
-  VideoAdapterError,
-  VideoNotFoundError,
-  type VideoRole,
-} from "../../adapters/livekit/livekit.ts";
+import { type VideoAdapter, VideoNotFoundError, type VideoRole } from "../../adapters/livekit/livekit.ts";
 import { decodeCursor, encodeCursor } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import { outside } from "../../app/outside.ts";
 import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
@@ -42,28 +38,6 @@ interface RecordingRow {
   started_at: string;
   ended_at: string | null;
   stop_reason: "stopped" | "consent_revoked" | "egress_ended" | null;
-}
-
-/** LiveKit failed: 503 SRV_002 (or 404 when it does not know the room or participant). */
-async function livekit<T>(
-  c: Context<AppBindings>,
-  what: string,
-  fn: () => Promise<T>,
-  missing?: string,
-): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof VideoNotFoundError && missing) throw notFound(missing);
-    if (error instanceof VideoAdapterError) {
-      c.var.log.error(`${what} failed`, { error: error.message });
-      throw new ApiError("SRV_002", "El servicio de video no está disponible, vuelve a intentarlo", {
-        headers: { "Retry-After": "5" },
-        cause: error,
-      });
-    }
-    throw error;
-  }
 }
 
 /**
@@ -148,12 +122,12 @@ export const createRoom: AppRouteHandler<CreateRoomRoute> = async (c) => {
   const { data, created } = await c.var.db.transaction(async (tx) => {
     const access = await videoAccess(tx, consultationId);
     const roomName = liveRoom(access);
-    const room = await livekit(c, "create room", () => c.var.deps.video.createRoom(roomName));
+    const room = await outside(c, "create room", () => c.var.deps.video.createRoom(roomName));
     const [recorded] = await tx.query<{ room_sid: string; created_at: string; created: boolean }>(
       "select room_sid, app.iso(created_at) as created_at, created from app.record_video_room($1, $2)",
       [consultationId, room.sid],
     );
-    const { token, url } = await livekit(c, "video token", () =>
+    const { token, url } = await outside(c, "video token", () =>
       c.var.deps.video.issueToken({
         roomName,
         identity: c.var.caller.sub,
@@ -215,7 +189,7 @@ export const activeRooms: AppRouteHandler<ActiveRoomsRoute> = async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor);
   const admin = c.var.caller.user_role === "admin";
-  const rooms = await livekit(c, "list rooms", () => c.var.deps.video.listRooms());
+  const rooms = await outside(c, "list rooms", () => c.var.deps.video.listRooms());
   const byId = new Map(
     rooms.flatMap((r) => {
       const id = CONSULTATION_ROOM.exec(r.name)?.[1];
@@ -250,7 +224,7 @@ export const activeRooms: AppRouteHandler<ActiveRoomsRoute> = async (c) => {
         roomName: room.name,
         roomSid: room.sid,
         numParticipants: room.numParticipants,
-        participants: (await livekit(c, "list participants", () =>
+        participants: (await outside(c, "list participants", () =>
           c.var.deps.video.listParticipants(room.name), ROOM_NOT_FOUND)).map((p) =>
             p.identity
           ),
@@ -283,9 +257,9 @@ export const roomStats: AppRouteHandler<RoomStatsRoute> = async (c) => {
     );
     return { consultation, observers, recording: await latestRecording(tx, consultation.id) };
   });
-  const [room] = await livekit(c, "list rooms", () => c.var.deps.video.listRooms([roomName]));
+  const [room] = await outside(c, "list rooms", () => c.var.deps.video.listRooms([roomName]));
   if (!room) throw notFound("La sala no está activa");
-  const participants = await livekit(
+  const participants = await outside(
     c,
     "list participants",
     () => c.var.deps.video.listParticipants(roomName),
@@ -324,7 +298,7 @@ export const removeParticipant: AppRouteHandler<RemoveParticipantRoute> = async 
   requireRole(c, "doctor");
   const { roomName, identity } = c.req.valid("param");
   await c.var.db.transaction((tx) => doctorsRoom(c, tx, roomName));
-  await livekit(
+  await outside(
     c,
     "remove participant",
     () => c.var.deps.video.removeParticipant(roomName, identity),
@@ -339,7 +313,7 @@ export const removeParticipant: AppRouteHandler<RemoveParticipantRoute> = async 
 
 async function stopEgress(c: Context<AppBindings>, egressId: string) {
   try {
-    await livekit(c, "stop egress", () => c.var.deps.video.stopRecording(egressId), "egress");
+    await outside(c, "stop egress", () => c.var.deps.video.stopRecording(egressId), "egress");
   } catch (error) {
     // LiveKit no longer knows it (already ended): stopped all the same.
     if (!(error instanceof ApiError && error.code === "RES_001")) throw error;
@@ -383,8 +357,8 @@ export const recordingStart: AppRouteHandler<RecordingStartRoute> = async (c) =>
     if ((await latestRecording(tx, id))?.status === "active") {
       return { state: await recordingState(tx, id), started: false };
     }
-    await livekit(c, "create room", () => c.var.deps.video.createRoom(roomName));
-    const egress = await livekit(c, "start egress", () => c.var.deps.video.startRecording(roomName));
+    await outside(c, "create room", () => c.var.deps.video.createRoom(roomName));
+    const egress = await outside(c, "start egress", () => c.var.deps.video.startRecording(roomName));
     try {
       await tx.query("select app.record_recording_started($1, $2)", [id, egress.egressId]);
     } catch (error) {
