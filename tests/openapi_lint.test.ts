@@ -13,6 +13,9 @@ const REDOCLY = "@redocly/cli@2.77.0";
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
+/** Twilio's webhooks: a signed form body the handler reads itself, so the route declares none. */
+const FORM_BODY = new Set(["receiveWhatsAppMessage", "receiveWhatsAppStatus"]);
+
 function operations(doc: Json) {
   return Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
     Object.entries<Json>(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, path, op }))
@@ -78,9 +81,10 @@ Deno.test("openapi: every operation is ready for a client generator", () => {
     if (!/\{[^}]+\}/.test(path) && statuses.includes(404)) {
       assert(op.requestBody || op.parameters?.length, `${name}: 404 without a path id or input`);
     }
-    const hasInput = Boolean(op.requestBody) || (op.parameters ?? []).length > 0;
-    if (!hasInput && !statuses.includes(403)) assert(!statuses.includes(400), `${name}: 400 without input`);
-    assertEquals(statuses.includes(413), Boolean(op.requestBody) || statuses.includes(415), `${name}: 413`);
+    const hasBody = Boolean(op.requestBody) || FORM_BODY.has(op.operationId);
+    const hasInput = hasBody || (op.parameters ?? []).length > 0;
+    assertEquals(statuses.includes(400), hasInput, `${name}: 400 is for operations with input`);
+    assertEquals(statuses.includes(413), hasBody, `${name}: 413 is for operations with a body`);
     if (op.operationId !== "getHealth") {
       assert(statuses.some((s) => s >= 400 && s < 500), `${name}: no 4xx`);
     }
