@@ -73,6 +73,13 @@ const TAGS = [
 
 let built: object | undefined;
 
+/** Every router on an app without middleware: what the document is generated from. */
+export function documentedApp() {
+  const app = new OpenAPIHono().basePath(API_BASE_PATH);
+  for (const router of ROUTERS) app.route("/", router);
+  return app;
+}
+
 /**
  * The OpenAPI 3.1 document of every route, finished (openapi-document.ts).
  * Built once per process, without dependencies: `deno task docs` and
@@ -80,8 +87,7 @@ let built: object | undefined;
  */
 export function apiDocument(): object {
   if (built) return built;
-  const app = new OpenAPIHono().basePath(API_BASE_PATH);
-  for (const router of ROUTERS) app.route("/", router);
+  const app = documentedApp();
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

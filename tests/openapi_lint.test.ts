@@ -5,7 +5,8 @@
  * summary, tags, examples, and only the error answers it can give. It lints
  * whatever the app generates, so routes added later are covered.
  */
-import { apiDocument } from "../shared/api.ts";
+import type { z } from "@hono/zod-openapi";
+import { API_BASE_PATH, apiDocument, documentedApp } from "../shared/api.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 
 const REDOCLY = "@redocly/cli@2.77.0";
@@ -89,6 +90,28 @@ Deno.test("openapi: every operation is ready for a client generator", () => {
       assert(statuses.some((s) => s >= 400 && s < 500), `${name}: no 4xx`);
     }
   }
+});
+
+Deno.test("openapi: each request example is a body the route accepts (its zod schema, refinements too)", () => {
+  const doc: Json = apiDocument();
+  let checked = 0;
+  const refused: string[] = [];
+  for (const definition of documentedApp().openAPIRegistry.definitions) {
+    if (definition.type !== "route") continue;
+    const { method, path, request } = definition.route;
+    const media: Json = request?.body?.content?.["application/json"];
+    const schema = media?.schema as z.ZodType | undefined;
+    if (!schema) continue;
+    const docPath = (API_BASE_PATH + path).replace(/\/$/, "");
+    const example = doc.paths[docPath][method].requestBody.content["application/json"].example;
+    const parsed = schema.safeParse(example);
+    if (!parsed.success) {
+      refused.push(`${method.toUpperCase()} ${path}: ${JSON.stringify(parsed.error.issues)}`);
+    }
+    checked++;
+  }
+  assertEquals(refused, []);
+  assert(checked >= 30, `only ${checked} bodies checked`);
 });
 
 Deno.test("openapi: security schemes: bearer, and public routes say security: []", () => {

@@ -1883,6 +1883,16 @@ export interface components {
              */
             role: "user";
         };
+        /**
+         * @example {
+         *       "patientId": "550e8400-e29b-41d4-a716-446655440000",
+         *       "doctorId": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+         *       "specialtyId": "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+         *       "startAppointment": "2026-01-20T10:30:00Z",
+         *       "endAppointment": "2026-01-20T11:00:00Z",
+         *       "reason": "Control de presión arterial"
+         *     }
+         */
         CreateAppointment: {
             /** Format: uuid */
             doctorId: string;
@@ -1896,6 +1906,14 @@ export interface components {
             /** Format: date-time */
             startAppointment: string;
         };
+        /**
+         * @example {
+         *       "kind": "unavailable",
+         *       "startsAt": "2026-01-23T09:00:00Z",
+         *       "endsAt": "2026-01-23T13:00:00Z",
+         *       "note": "Congreso"
+         *     }
+         */
         CreateAvailabilityException: {
             /** Format: date-time */
             endsAt: string;
@@ -1985,6 +2003,17 @@ export interface components {
             description?: string;
             name: string;
         };
+        /**
+         * @example {
+         *       "role": "doctor",
+         *       "name": "Dora",
+         *       "lastName": "Doctor",
+         *       "phone": "+5491100000004",
+         *       "email": "dora@consultorio.dev",
+         *       "specialtyId": "550e8400-e29b-41d4-a716-446655440000",
+         *       "password": "una frase larga que recuerdes"
+         *     }
+         */
         CreateUser: {
             /**
              * Format: email
@@ -2022,6 +2051,11 @@ export interface components {
             specialtyId: string;
         };
         DoctorRef: components["schemas"]["PersonRef"] & {
+            /** @example Doctor */
+            lastName?: string;
+            /** @example Diego */
+            name?: string;
+            /** @example Medicina general */
             specialty: string;
         };
         EditChatMessage: {
@@ -2120,7 +2154,9 @@ export interface components {
         PersonRef: {
             /** Format: uuid */
             id: string;
+            /** @example Paciente */
             lastName: string;
+            /** @example Pablo */
             name: string;
         };
         PrepareChatFile: {
@@ -2204,6 +2240,7 @@ export interface components {
         ResetPasswordRequest: {
             /** @example 123456 */
             code: string;
+            /** @example una frase larga que recuerdes */
             confirmPassword: string;
             /**
              * @description At least 8 characters (15 or more recommended), any characters; not a common or breached password, and not containing the user's phone or name
@@ -2266,6 +2303,12 @@ export interface components {
             /** Format: uuid */
             conversationId: string;
         };
+        /**
+         * @example {
+         *       "startAppointment": "2026-01-21T15:00:00Z",
+         *       "endAppointment": "2026-01-21T15:30:00Z"
+         *     }
+         */
         UpdateAppointment: {
             /** Format: date-time */
             endAppointment?: string;
@@ -2626,14 +2669,14 @@ export interface operations {
                      *           "status": "PENDING",
                      *           "patient": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo"
+                     *             "name": "Pablo",
+                     *             "lastName": "Paciente"
                      *           },
                      *           "doctor": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo",
-                     *             "specialty": "texto de ejemplo"
+                     *             "name": "Diego",
+                     *             "lastName": "Doctor",
+                     *             "specialty": "Medicina general"
                      *           },
                      *           "createdAt": "2026-01-20T10:30:00.000Z",
                      *           "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -2735,11 +2778,11 @@ export interface operations {
                 /**
                  * @example {
                  *       "patientId": "550e8400-e29b-41d4-a716-446655440000",
-                 *       "doctorId": "550e8400-e29b-41d4-a716-446655440000",
-                 *       "specialtyId": "550e8400-e29b-41d4-a716-446655440000",
-                 *       "startAppointment": "2026-01-20T10:30:00.000Z",
-                 *       "endAppointment": "2026-01-20T10:30:00.000Z",
-                 *       "reason": "texto de ejemplo"
+                 *       "doctorId": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+                 *       "specialtyId": "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+                 *       "startAppointment": "2026-01-20T10:30:00Z",
+                 *       "endAppointment": "2026-01-20T11:00:00Z",
+                 *       "reason": "Control de presión arterial"
                  *     }
                  */
                 "application/json": components["schemas"]["CreateAppointment"];
@@ -2766,14 +2809,14 @@ export interface operations {
                      *         "status": "PENDING",
                      *         "patient": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo"
+                     *           "name": "Pablo",
+                     *           "lastName": "Paciente"
                      *         },
                      *         "doctor": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo",
-                     *           "specialty": "texto de ejemplo"
+                     *           "name": "Diego",
+                     *           "lastName": "Doctor",
+                     *           "specialty": "Medicina general"
                      *         },
                      *         "createdAt": "2026-01-20T10:30:00.000Z",
                      *         "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -2964,14 +3007,14 @@ export interface operations {
                      *         "status": "PENDING",
                      *         "patient": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo"
+                     *           "name": "Pablo",
+                     *           "lastName": "Paciente"
                      *         },
                      *         "doctor": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo",
-                     *           "specialty": "texto de ejemplo"
+                     *           "name": "Diego",
+                     *           "lastName": "Doctor",
+                     *           "specialty": "Medicina general"
                      *         },
                      *         "createdAt": "2026-01-20T10:30:00.000Z",
                      *         "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -3088,10 +3131,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "startAppointment": "2026-01-20T10:30:00.000Z",
-                 *       "endAppointment": "2026-01-20T10:30:00.000Z",
-                 *       "status": "PENDING",
-                 *       "reason": "texto de ejemplo"
+                 *       "startAppointment": "2026-01-21T15:00:00Z",
+                 *       "endAppointment": "2026-01-21T15:30:00Z"
                  *     }
                  */
                 "application/json": components["schemas"]["UpdateAppointment"];
@@ -3118,14 +3159,14 @@ export interface operations {
                      *         "status": "PENDING",
                      *         "patient": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo"
+                     *           "name": "Pablo",
+                     *           "lastName": "Paciente"
                      *         },
                      *         "doctor": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo",
-                     *           "specialty": "texto de ejemplo"
+                     *           "name": "Diego",
+                     *           "lastName": "Doctor",
+                     *           "specialty": "Medicina general"
                      *         },
                      *         "createdAt": "2026-01-20T10:30:00.000Z",
                      *         "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -3316,14 +3357,14 @@ export interface operations {
                      *         "status": "PENDING",
                      *         "patient": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo"
+                     *           "name": "Pablo",
+                     *           "lastName": "Paciente"
                      *         },
                      *         "doctor": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo",
-                     *           "specialty": "texto de ejemplo"
+                     *           "name": "Diego",
+                     *           "lastName": "Doctor",
+                     *           "specialty": "Medicina general"
                      *         },
                      *         "createdAt": "2026-01-20T10:30:00.000Z",
                      *         "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -4043,7 +4084,7 @@ export interface operations {
                  *       "phone": "+5491100000002",
                  *       "code": "123456",
                  *       "newPassword": "una frase larga que recuerdes",
-                 *       "confirmPassword": "texto de ejemplo"
+                 *       "confirmPassword": "una frase larga que recuerdes"
                  *     }
                  */
                 "application/json": components["schemas"]["ResetPasswordRequest"];
@@ -8156,14 +8197,14 @@ export interface operations {
                      *           },
                      *           "patient": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo"
+                     *             "name": "Pablo",
+                     *             "lastName": "Paciente"
                      *           },
                      *           "doctor": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo",
-                     *             "specialty": "texto de ejemplo"
+                     *             "name": "Diego",
+                     *             "lastName": "Doctor",
+                     *             "specialty": "Medicina general"
                      *           },
                      *           "createdAt": "2026-01-20T10:30:00.000Z",
                      *           "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -8406,14 +8447,14 @@ export interface operations {
                      *         },
                      *         "patient": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo"
+                     *           "name": "Pablo",
+                     *           "lastName": "Paciente"
                      *         },
                      *         "doctor": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo",
-                     *           "specialty": "texto de ejemplo"
+                     *           "name": "Diego",
+                     *           "lastName": "Doctor",
+                     *           "specialty": "Medicina general"
                      *         },
                      *         "createdAt": "2026-01-20T10:30:00.000Z",
                      *         "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -8658,14 +8699,14 @@ export interface operations {
                      *         },
                      *         "patient": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo"
+                     *           "name": "Pablo",
+                     *           "lastName": "Paciente"
                      *         },
                      *         "doctor": {
                      *           "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *           "name": "texto de ejemplo",
-                     *           "lastName": "texto de ejemplo",
-                     *           "specialty": "texto de ejemplo"
+                     *           "name": "Diego",
+                     *           "lastName": "Doctor",
+                     *           "specialty": "Medicina general"
                      *         },
                      *         "createdAt": "2026-01-20T10:30:00.000Z",
                      *         "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -12954,9 +12995,9 @@ export interface operations {
                 /**
                  * @example {
                  *       "kind": "unavailable",
-                 *       "startsAt": "2026-01-20T10:30:00.000Z",
-                 *       "endsAt": "2026-01-20T10:30:00.000Z",
-                 *       "note": "texto de ejemplo"
+                 *       "startsAt": "2026-01-23T09:00:00Z",
+                 *       "endsAt": "2026-01-23T13:00:00Z",
+                 *       "note": "Congreso"
                  *     }
                  */
                 "application/json": components["schemas"]["CreateAvailabilityException"];
@@ -15084,14 +15125,14 @@ export interface operations {
                      *           "status": "PENDING",
                      *           "patient": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo"
+                     *             "name": "Pablo",
+                     *             "lastName": "Paciente"
                      *           },
                      *           "doctor": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo",
-                     *             "specialty": "texto de ejemplo"
+                     *             "name": "Diego",
+                     *             "lastName": "Doctor",
+                     *             "specialty": "Medicina general"
                      *           },
                      *           "createdAt": "2026-01-20T10:30:00.000Z",
                      *           "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -15290,14 +15331,14 @@ export interface operations {
                      *           },
                      *           "patient": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo"
+                     *             "name": "Pablo",
+                     *             "lastName": "Paciente"
                      *           },
                      *           "doctor": {
                      *             "id": "550e8400-e29b-41d4-a716-446655440000",
-                     *             "name": "texto de ejemplo",
-                     *             "lastName": "texto de ejemplo",
-                     *             "specialty": "texto de ejemplo"
+                     *             "name": "Diego",
+                     *             "lastName": "Doctor",
+                     *             "specialty": "Medicina general"
                      *           },
                      *           "createdAt": "2026-01-20T10:30:00.000Z",
                      *           "updatedAt": "2026-01-20T10:30:00.000Z"
@@ -16984,11 +17025,11 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "role": "admin",
-                 *       "name": "texto de ejemplo",
-                 *       "lastName": "texto de ejemplo",
-                 *       "phone": "+5491100000002",
-                 *       "email": "diego@consultorio.dev",
+                 *       "role": "doctor",
+                 *       "name": "Dora",
+                 *       "lastName": "Doctor",
+                 *       "phone": "+5491100000004",
+                 *       "email": "dora@consultorio.dev",
                  *       "specialtyId": "550e8400-e29b-41d4-a716-446655440000",
                  *       "password": "una frase larga que recuerdes"
                  *     }

@@ -44,14 +44,26 @@ export const CreateAppointmentSchema = z.object({
   startAppointment: InstantSchema,
   endAppointment: InstantSchema,
   reason: ReasonSchema,
-}).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment");
+}).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment", {
+  // A whole body: the end comes after the start.
+  example: {
+    patientId: "550e8400-e29b-41d4-a716-446655440000",
+    doctorId: "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+    specialtyId: "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+    startAppointment: "2026-01-20T10:30:00Z",
+    endAppointment: "2026-01-20T11:00:00Z",
+    reason: "Control de presión arterial",
+  },
+});
 
 export const UpdateAppointmentSchema = z.object({
   startAppointment: InstantSchema.optional(),
   endAppointment: InstantSchema.optional(),
   status: StatusSchema.optional(),
   reason: ReasonSchema.optional(),
-}).refine(endsAfterStart, END_AFTER_START).openapi("UpdateAppointment");
+}).refine(endsAfterStart, END_AFTER_START).openapi("UpdateAppointment", {
+  example: { startAppointment: "2026-01-21T15:00:00Z", endAppointment: "2026-01-21T15:30:00Z" },
+});
 
 export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
   from: InstantSchema.optional().openapi({

@@ -96,7 +96,8 @@ export const resetPassword = createRoute({
         phone: PhoneSchema,
         code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos").openapi({ example: "123456" }),
         newPassword: NewPasswordSchema,
-        confirmPassword: z.string().max(256),
+        // Must repeat newPassword: the same example.
+        confirmPassword: z.string().max(256).openapi({ example: "una frase larga que recuerdes" }),
       }).openapi("ResetPasswordRequest"),
     ),
   },

@@ -41,7 +41,14 @@ export const CreateExceptionSchema = z.object({
 }).refine((e) => Date.parse(e.endsAt) > Date.parse(e.startsAt), {
   message: "debe ser posterior a startsAt",
   path: ["endsAt"],
-}).openapi("CreateAvailabilityException");
+}).openapi("CreateAvailabilityException", {
+  example: {
+    kind: "unavailable",
+    startsAt: "2026-01-23T09:00:00Z",
+    endsAt: "2026-01-23T13:00:00Z",
+    note: "Congreso",
+  },
+});
 
 export const AvailabilitySchema = z.object({
   doctorId: z.uuid(),

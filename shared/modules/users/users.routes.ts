@@ -44,7 +44,18 @@ export const CreateUserSchema = z.object({
       message: u.role === "doctor" ? "es obligatorio para un médico" : "solo se admite para un médico",
     });
   }
-}).openapi("CreateUser");
+}).openapi("CreateUser", {
+  // A whole body: the role decides whether specialtyId belongs.
+  example: {
+    role: "doctor",
+    name: "Dora",
+    lastName: "Doctor",
+    phone: "+5491100000004",
+    email: "dora@consultorio.dev",
+    specialtyId: "550e8400-e29b-41d4-a716-446655440000",
+    password: "una frase larga que recuerdes",
+  },
+});
 
 export const UpdateUserSchema = z.object({
   role: RoleSchema.optional(),
