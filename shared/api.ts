@@ -13,6 +13,7 @@ import { chatRouter } from "./modules/chat/chat.index.ts";
 import { clinicHistoriesRouter } from "./modules/clinic-histories/clinic-histories.index.ts";
 import { consultationsRouter } from "./modules/consultations/consultations.index.ts";
 import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
+import { fhirRouter } from "./modules/fhir/fhir.index.ts";
 import { API_VERSION } from "./modules/health/health.handlers.ts";
 import { healthRouter } from "./modules/health/health.index.ts";
 import { patientsRouter } from "./modules/patients/patients.index.ts";
@@ -46,6 +47,7 @@ export function createApiApp(deps: Deps) {
     openaiRouter,
     aiConversationsRouter,
     twilioRouter,
+    fhirRouter,
   ];
   for (const router of routers) {
     app.route("/", router);
