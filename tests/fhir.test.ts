@@ -4,9 +4,17 @@
  * by Medplum's validator, the import of a transaction Bundle (all or
  * nothing, idempotent by identifiers) and its refusals as OperationOutcomes.
  */
+import { createClient } from "@supabase/supabase-js";
 import fc from "fast-check";
 import { toResources } from "../shared/modules/fhir/fhir.mappers.ts";
-import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import {
+  at,
+  book,
+  clinicHistoryBody,
+  registerPatient,
+  specialtyOf,
+  startLiveConsultation,
+} from "./helpers/clinic.ts";
 import { fhirErrors } from "./helpers/fhir-validator.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 import {
@@ -235,6 +243,84 @@ testBothDrivers("fhir: export, read by id, capability statement, under the same 
   });
 });
 
+testBothDrivers(
+  "fhir: a live consultation exports as an Encounter, its file and its recording consents",
+  async (t, s) => {
+    const admin = await createUser(s, "admin");
+    const doctor = await createUser(s, "doctor");
+    const live = await startLiveConsultation(s, { admin, doctor }, new Date(Date.now() + 2 * 60_000));
+    const bytes = new TextEncoder().encode("Resultados de laboratorio: normales.\n");
+    const prepared = await call(s, "POST", `/v1/consultations/${live.id}/files/prepare`, {
+      token: live.patient.token,
+      body: { filename: "laboratorio.txt", mimeType: "text/plain", sizeBytes: bytes.length },
+    });
+    assertEquals(prepared.status, 201, JSON.stringify(prepared.body));
+    const { fileId, objectKey, uploadUrl } = prepared.body.data;
+    const storage =
+      createClient(s.origin, s.stack.anonKey, { accessToken: () => Promise.resolve(live.patient.token) })
+        .storage;
+    const uploaded = await storage.from("consultation-files").uploadToSignedUrl(
+      objectKey,
+      new URL(uploadUrl).searchParams.get("token")!,
+      new Blob([bytes], { type: "text/plain" }),
+    );
+    assertEquals(uploaded.error, null);
+    const confirmed = await call(s, "POST", `/v1/consultations/${live.id}/files/confirm`, {
+      token: live.patient.token,
+      body: { fileId },
+    });
+    assertEquals(confirmed.status, 201, JSON.stringify(confirmed.body));
+    for (const token of [doctor.token, live.patient.token]) {
+      const consent = await call(s, "POST", `/v1/consultations/${live.id}/recording/consent`, {
+        token,
+        body: { granted: true },
+      });
+      assertEquals(consent.status, 200, JSON.stringify(consent.body));
+    }
+
+    await t.step(
+      "the export holds the Encounter, a DocumentReference with a signed URL, two Consents",
+      async () => {
+        const res = await fhirCall(
+          s,
+          "GET",
+          `/v1/fhir/Patient/${live.patient.id}/$everything`,
+          live.patient.token,
+        );
+        assertEquals(res.status, 200, JSON.stringify(res.body));
+        assertEquals(fhirErrors(res.body), []);
+        const resources: Json[] = res.body.entry.map((e: Json) => e.resource);
+        const encounter = resources.find((r) => r.resourceType === "Encounter");
+        assertEquals(encounter.id, live.id);
+        assertEquals(encounter.status, "in-progress");
+        assertEquals(encounter.statusHistory.map((h: Json) => h.status), ["arrived", "in-progress"]);
+        const doc = resources.find((r) => r.resourceType === "DocumentReference");
+        assertEquals(doc.id, fileId);
+        const attachment = doc.content[0].attachment;
+        assertEquals(attachment.data, undefined);
+        assertEquals(attachment.size, bytes.length);
+        const download = await fetch(attachment.url);
+        assertEquals(new Uint8Array(await download.arrayBuffer()), bytes);
+        const consents = resources.filter((r) => r.resourceType === "Consent");
+        assertEquals(consents.map((c) => c.provision.type), ["permit", "permit"]);
+        const one = await fhirCall(s, "GET", `/v1/fhir/Consent/${consents[0].id}`, doctor.token);
+        assertEquals(one.status, 200, JSON.stringify(one.body));
+        assertEquals(one.body.id, consents[0].id);
+      },
+    );
+
+    await t.step(
+      "an admin gets 403 for the Encounter and the file; the patient's other doctors 404",
+      async () => {
+        assertOutcome(await fhirCall(s, "GET", `/v1/fhir/Encounter/${live.id}`, admin.token), 403);
+        assertOutcome(await fhirCall(s, "GET", `/v1/fhir/DocumentReference/${fileId}`, admin.token), 403);
+        const stranger = await createUser(s, "doctor");
+        assertOutcome(await fhirCall(s, "GET", `/v1/fhir/DocumentReference/${fileId}`, stranger.token), 404);
+      },
+    );
+  },
+);
+
 testBothDrivers("fhir: import a transaction Bundle, all or nothing, idempotent", async (t, s) => {
   const admin = await createUser(s, "admin");
   const doctor = await createUser(s, "doctor");
@@ -243,8 +329,8 @@ testBothDrivers("fhir: import a transaction Bundle, all or nothing, idempotent",
   const body = transaction(phone);
   const count = async () =>
     (await s.stack.deps.db.queryAsOwner<{ n: number }>(
-      `select (select count(*) from public.users) + (select count(*) from public.imported_vital_signs)
-            + (select count(*) from public.fhir_source_identifiers) as n`,
+      `select ((select count(*) from public.users) + (select count(*) from public.imported_vital_signs)
+            + (select count(*) from public.fhir_source_identifiers))::int as n`,
     ))[0].n;
 
   let patientId = "";
@@ -339,6 +425,20 @@ testBothDrivers("fhir: import a transaction Bundle, all or nothing, idempotent",
         400,
         "Bundle.entry[0].resource.meta.profile[0]",
       );
+      const malformed = await call(s, "POST", "/v1/fhir/Bundle", {
+        token: doctor.token,
+        rawBody: "{oops",
+        headers: { "Content-Type": FHIR },
+      });
+      assertOutcome(malformed, 400);
+      assertOutcome(
+        await fhirCall(s, "POST", "/v1/fhir/Bundle", doctor.token, transaction(uniquePhone()), "text/plain"),
+        415,
+      );
+      const notBundle = { resourceType: "Patient", name: [{ family: "X" }] };
+      assertOutcome(await fhirCall(s, "POST", "/v1/fhir/Bundle", doctor.token, notBundle), 400, "Bundle");
+      const batch = { ...transaction(uniquePhone()), type: "batch" };
+      assertOutcome(await fhirCall(s, "POST", "/v1/fhir/Bundle", doctor.token, batch), 400, "Bundle.type");
       const big = transaction(uniquePhone());
       big.entry.push(...Array.from({ length: 200 }, () => big.entry[1]));
       assertOutcome(await fhirCall(s, "POST", "/v1/fhir/Bundle", doctor.token, big), 413, "Bundle.entry");
@@ -389,6 +489,13 @@ testBothDrivers("fhir: import a transaction Bundle, all or nothing, idempotent",
     patientOnly.entry.length = 1;
     const res = await fhirCall(s, "POST", "/v1/fhir/Bundle", admin.token, patientOnly);
     assertEquals(res.status, 201, JSON.stringify(res.body));
+    const patient = await registerPatient(s, doctor, "Paciente");
+    assertOutcome(
+      await fhirCall(s, "POST", "/v1/fhir/Bundle", patient.token, transaction(uniquePhone())),
+      403,
+    );
+    // The admin's patient (a user and its identifier) and the one registered here: nothing from the patient.
+    assertEquals(await count(), before + 3);
   });
 });
 
