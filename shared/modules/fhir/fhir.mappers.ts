@@ -130,7 +130,6 @@ export interface FileRow {
   filename: string;
   mime_type: string;
   size_bytes: number | string;
-  sha256: string | null;
   created_at: string;
 }
 
@@ -515,20 +514,12 @@ export function toDocumentReference(
         contentType: row.mime_type,
         url,
         size: Number(row.size_bytes),
-        ...(row.sha256 ? { hash: hexToBase64(row.sha256) } : {}),
         title: row.filename,
         creation: row.created_at,
       },
     }],
     context: { encounter: [ref("Encounter", row.consultation_id)], related: [ref("Practitioner", doctorId)] },
   };
-}
-
-// FHIR's Attachment.hash is the SHA-1 in base64; ours is the SHA-256 in hex. It is still a hash of the
-// bytes, so we send it in base64 and say which in the README.
-function hexToBase64(hex: string): string {
-  const bytes = new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
-  return btoa(String.fromCharCode(...bytes));
 }
 
 /** A party's consent to record a consultation: one per consultation and party (its doctor, its patient). */

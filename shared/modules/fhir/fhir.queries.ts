@@ -72,7 +72,7 @@ const RECORD_SQL = `
      where a.patient_id in (select id from p)
   ),
   files as (
-    select f.id, f.consultation_id, f.uploaded_by, f.filename, f.mime_type, f.size_bytes, f.sha256,
+    select f.id, f.consultation_id, f.uploaded_by, f.filename, f.mime_type, f.size_bytes,
            app.iso(f.created_at) as created_at
       from public.consultation_files f
      where f.consultation_id in (select id from cons) and f.status = 'uploaded'
