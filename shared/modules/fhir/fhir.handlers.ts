@@ -34,11 +34,14 @@ function requireRoles(c: Context<AppBindings>, ...roles: string[]) {
   }
 }
 
-/** Short-lived signed URLs of the record's files (never the bytes), asked of Storage at once. */
-async function fileUrls(c: Context<AppBindings>, record: PatientRecord): Promise<Record<string, string>> {
+/** Short-lived signed URLs of the files (never the bytes), asked of Storage at once. */
+async function fileUrls(
+  c: Context<AppBindings>,
+  files: PatientRecord["files"],
+): Promise<Record<string, string>> {
   try {
     const urls = await Promise.all(
-      record.files.map((f) =>
+      files.map((f) =>
         c.var.deps.storage.createSignedDownloadUrl(
           BUCKET,
           `${f.consultation_id}/${f.id}`,
@@ -46,7 +49,7 @@ async function fileUrls(c: Context<AppBindings>, record: PatientRecord): Promise
         )
       ),
     );
-    return Object.fromEntries(record.files.map((f, i) => [f.id, urls[i]]));
+    return Object.fromEntries(files.map((f, i) => [f.id, urls[i]]));
   } catch (error) {
     if (!(error instanceof StorageAdapterError)) throw error;
     c.var.log.error("signed download URL failed", { error: error.message });
@@ -97,7 +100,7 @@ export const everything: AppRouteHandler<EverythingRoute> = async (c) => {
   const { id } = c.req.valid("param");
   const record = await c.var.db.transaction((tx) => q.readPatientRecord(tx, id));
   if (!record) throw fhirError("RES_001", "not-found", `Patient ${NOT_FOUND}`);
-  const resources = toResources(record, await fileUrls(c, record));
+  const resources = toResources(record, await fileUrls(c, record.files));
   return fhirResponse(c, 200, searchsetBundle(resources, baseUrl(c), c.req.url));
 };
 
@@ -141,7 +144,9 @@ export const read: AppRouteHandler<ReadRoute> = async (c) => {
         : undefined);
     return ownerId ? await q.readPatientRecord(tx, ownerId) : undefined;
   });
-  const resource = record && toResources(record, await fileUrls(c, record))
+  // Only the file asked for is signed.
+  const files = record?.files.filter((f) => type === "DocumentReference" && f.id === id) ?? [];
+  const resource = record && toResources(record, await fileUrls(c, files))
     .find((r) => r.resourceType === type && r.id === id);
   if (!resource) throw notFound();
   return fhirResponse(c, 200, resource);
