@@ -273,6 +273,12 @@ testBothDrivers(
       body: { fileId },
     });
     assertEquals(confirmed.status, 201, JSON.stringify(confirmed.body));
+    const consultation = await call(s, "GET", `/v1/consultations/${live.id}`, { token: doctor.token });
+    const history = await call(s, "POST", "/v1/clinic-histories", {
+      token: doctor.token,
+      body: clinicHistoryBody(consultation.body.data.appointmentId),
+    });
+    assertEquals(history.status, 201, JSON.stringify(history.body));
     for (const token of [doctor.token, live.patient.token]) {
       const consent = await call(s, "POST", `/v1/consultations/${live.id}/recording/consent`, {
         token,
@@ -297,6 +303,9 @@ testBothDrivers(
         assertEquals(encounter.id, live.id);
         assertEquals(encounter.status, "in-progress");
         assertEquals(encounter.statusHistory.map((h: Json) => h.status), ["arrived", "in-progress"]);
+        assertEquals(encounter.reasonCode, [{ text: history.body.data.consultationReason }]);
+        const diagnosis = resources.find((r) => r.resourceType === "Condition" && r.encounter);
+        assertEquals(diagnosis.encounter.reference, `Encounter/${live.id}`);
         const doc = resources.find((r) => r.resourceType === "DocumentReference");
         assertEquals(doc.id, fileId);
         const attachment = doc.content[0].attachment;
@@ -594,6 +603,7 @@ const record = fc.record({
       appointment_id: uuid,
       doctor_id: uuid,
       created_at: iso,
+      consultation_reason: str(60),
       encounter_id: maybe(uuid),
       diagnostics: fc.array(fc.record({ id: uuid, name: str(30), description: str(60), created_at: iso }), {
         maxLength: 2,
@@ -657,18 +667,27 @@ const record = fc.record({
 
 Deno.test("fhir: generated records map to resources Medplum finds valid", () => {
   fc.assert(
-    fc.property(record, (r) => {
-      const resources = toResources(
-        r as Json,
-        Object.fromEntries(r.files.map((f) => [f.id, `https://x.test/${f.id}`])),
-      );
-      for (const resource of resources) {
-        const errors = fhirErrors(resource);
-        if (errors.length) {
-          throw new Error(`${resource.resourceType}: ${errors.join("; ")}\n${JSON.stringify(resource)}`);
+    // A history's encounter is, when it has one, one of the record's consultations (as the query finds it).
+    fc.property(
+      record.map((r) => ({
+        ...r,
+        histories: r.histories.map((h, i) =>
+          h.encounter_id && r.consultations[i] ? { ...h, encounter_id: r.consultations[i].id } : h
+        ),
+      })),
+      (r) => {
+        const resources = toResources(
+          r as Json,
+          Object.fromEntries(r.files.map((f) => [f.id, `https://x.test/${f.id}`])),
+        );
+        for (const resource of resources) {
+          const errors = fhirErrors(resource);
+          if (errors.length) {
+            throw new Error(`${resource.resourceType}: ${errors.join("; ")}\n${JSON.stringify(resource)}`);
+          }
         }
-      }
-    }),
+      },
+    ),
     { numRuns: 300 },
   );
 });

@@ -127,6 +127,7 @@ export interface HistoryRow {
   appointment_id: string;
   doctor_id: string;
   created_at: string;
+  consultation_reason: string;
   encounter_id: string | null;
   diagnostics: DiagnosticRow[];
   vitals: VitalRow[];
@@ -278,7 +279,8 @@ export function toAppointment(row: AppointmentRow, patientId: string): Resource 
 
 const ENCOUNTER_STATUS = { waiting: "arrived", in_progress: "in-progress", closed: "finished" } as const;
 
-export function toEncounter(row: ConsultationRow, patientId: string): Resource {
+/** A consultation; `reason` is its clinic history's consultation reason, when there is one. */
+export function toEncounter(row: ConsultationRow, patientId: string, reason?: string): Resource {
   const history = [
     row.checked_in_at ? { status: "arrived", period: { start: row.checked_in_at } } : undefined,
     row.started_at
@@ -299,6 +301,7 @@ export function toEncounter(row: ConsultationRow, patientId: string): Resource {
     participant: [{ individual: ref("Practitioner", row.doctor_id) }],
     appointment: [ref("Appointment", row.appointment_id)],
     period: { start, ...(row.closed_at ? { end: row.closed_at } : {}) },
+    ...(reason ? { reasonCode: [{ text: reason }] } : {}),
   };
 }
 
@@ -574,7 +577,8 @@ export function toResources(record: PatientRecord, fileUrls: Record<string, stri
   const out: Resource[] = [toPatient(record.patient, record.identifiers)];
   for (const p of record.practitioners) out.push(toPractitioner(p), toPractitionerRole(p));
   for (const a of record.appointments) out.push(toAppointment(a, patientId));
-  for (const c of record.consultations) out.push(toEncounter(c, patientId));
+  const reasons = new Map(record.histories.map((h) => [h.encounter_id, h.consultation_reason]));
+  for (const c of record.consultations) out.push(toEncounter(c, patientId, reasons.get(c.id)));
   if (record.antecedents) out.push(...toAntecedentResources(record.antecedents, patientId));
   for (const h of record.histories) {
     for (const d of h.diagnostics) out.push(toDiagnosisCondition(d, h, patientId));

@@ -40,7 +40,7 @@ const RECORD_SQL = `
      where c.patient_id in (select id from p)
   ),
   hist as (
-    select h.id, h.appointment_id, h.doctor_id, app.iso(h.created_at) as created_at,
+    select h.id, h.appointment_id, h.doctor_id, app.iso(h.created_at) as created_at, h.consultation_reason,
            (select c.id from cons c where c.appointment_id = h.appointment_id) as encounter_id,
            coalesce((
              select jsonb_agg(jsonb_build_object('id', d.id, 'name', d.name, 'description', d.description,
