@@ -16,6 +16,7 @@ import { chatRouter } from "./modules/chat/chat.index.ts";
 import { clinicHistoriesRouter } from "./modules/clinic-histories/clinic-histories.index.ts";
 import { consultationsRouter } from "./modules/consultations/consultations.index.ts";
 import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
+import { fhirRouter } from "./modules/fhir/fhir.index.ts";
 import { API_VERSION } from "./modules/health/health.handlers.ts";
 import { healthRouter } from "./modules/health/health.index.ts";
 import { patientsRouter } from "./modules/patients/patients.index.ts";
@@ -46,6 +47,7 @@ const ROUTERS = [
   openaiRouter,
   aiConversationsRouter,
   twilioRouter,
+  fhirRouter,
 ];
 
 /** Tags in the order the reference shows them; a route's tag must be here (the lint test says so). */
@@ -69,6 +71,7 @@ const TAGS = [
     description: "The WhatsApp assistant's conversations, as their doctor reads them",
   },
   { name: "Twilio WhatsApp", description: "WhatsApp messages through Twilio, and Twilio's webhooks" },
+  { name: "FHIR R4", description: "A patient's record as HL7 FHIR R4 resources, export and import" },
 ];
 
 let built: object | undefined;

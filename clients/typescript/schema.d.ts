@@ -947,6 +947,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fhir/{type}/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One resource by id, as the caller may read it (clinical types: not an admin) */
+        get: operations["readFhirResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fhir/Bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import a transaction Bundle: a Patient, its Conditions and vital-sign Observations, all or nothing (a doctor; an admin: the Patient only); idempotent by the resources' identifiers */
+        post: operations["importFhirBundle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fhir/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The FHIR CapabilityStatement (public, as FHIR servers' metadata is) */
+        get: operations["getFhirCapabilityStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fhir/Patient/{id}/$everything": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A patient's record as a searchset Bundle (the patient and their doctors; an admin gets 403) */
+        get: operations["getFhirPatientEverything"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages": {
         parameters: {
             query?: never;
@@ -2061,6 +2129,12 @@ export interface components {
         EditChatMessage: {
             content: string;
         };
+        /** @description A FHIR R4 resource (http://hl7.org/fhir/R4/); see the README's FHIR section for the mapping */
+        FhirResource: {
+            resourceType: string;
+        } & {
+            [key: string]: unknown;
+        };
         ForgotPasswordRequest: {
             /** @example +5491100000002 */
             phone: string;
@@ -2119,6 +2193,22 @@ export interface components {
         OpenConsultation: {
             /** Format: uuid */
             appointmentId: string;
+        };
+        OperationOutcome: {
+            issue: {
+                code: string;
+                diagnostics: string;
+                /**
+                 * @example [
+                 *       "Bundle.entry[2].resource.valueQuantity.unit"
+                 *     ]
+                 */
+                expression?: string[];
+                /** @enum {string} */
+                severity: "error";
+            }[];
+            /** @enum {string} */
+            resourceType: "OperationOutcome";
         };
         PageInfo: {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
@@ -13614,6 +13704,735 @@ export interface operations {
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    readFhirResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                type: "Patient" | "Practitioner" | "PractitionerRole" | "Appointment" | "Encounter" | "Condition" | "AllergyIntolerance" | "MedicationStatement" | "FamilyMemberHistory" | "Observation" | "MedicationRequest" | "DocumentReference" | "Consent";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resource */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "texto de ejemplo"
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirResource"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+        };
+    };
+    importFhirBundle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A FHIR R4 transaction Bundle (application/fhir+json; fhirVersion=4.0) */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "resourceType": "texto de ejemplo"
+                 *     }
+                 */
+                "application/fhir+json": components["schemas"]["FhirResource"];
+            };
+        };
+        responses: {
+            /** @description transaction-response Bundle (nothing new: every resource was imported before) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "texto de ejemplo"
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirResource"];
+                };
+            };
+            /** @description transaction-response Bundle */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "texto de ejemplo"
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirResource"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+        };
+    };
+    getFhirCapabilityStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CapabilityStatement */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "texto de ejemplo"
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirResource"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+        };
+    };
+    getFhirPatientEverything: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description searchset Bundle */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "texto de ejemplo"
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirResource"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            /** @description OperationOutcome naming the element at fault */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "resourceType": "OperationOutcome",
+                     *       "issue": [
+                     *         {
+                     *           "severity": "error",
+                     *           "code": "texto de ejemplo",
+                     *           "diagnostics": "texto de ejemplo",
+                     *           "expression": [
+                     *             "Bundle.entry[2].resource.valueQuantity.unit"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
                 };
             };
         };
