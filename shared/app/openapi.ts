@@ -28,7 +28,8 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: "Unprocessable",
   429: "Too many requests (RATE_001), with Retry-After",
   500: "Unexpected error (SRV_001)",
-  503: "Temporarily unavailable (SRV_002)",
+  503:
+    "Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database)",
 };
 
 export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
@@ -47,7 +48,7 @@ export function problems<const S extends ProblemStatus>(...statuses: S[]) {
 }
 
 /** Statuses every protected route may answer. */
-export const PROTECTED = [400, 401, 429, 500] as const;
+export const PROTECTED = [400, 401, 429, 500, 503] as const;
 
 export function jsonBody<T extends z.ZodType>(schema: T, description = "JSON body") {
   return { required: true, description, content: { "application/json": { schema } } };

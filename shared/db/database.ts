@@ -77,3 +77,16 @@ export const START_REQUEST_SQL = "select private.start_request($1::text::jsonb)"
 export const AS_SERVICE_SQL = "set local role service_role";
 export const AS_ROLE_SQL =
   "select set_config('request.jwt.claims', $2::text, true), set_config('role', $1::text, true)";
+
+/**
+ * The database cannot be reached (refused, timed out, shut down, connection
+ * lost) or no pooled connection came free in time: a temporary condition,
+ * answered 503 SRV_003 with Retry-After.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+
+  constructor(readonly reason: "pool_timeout" | "pool_full", message: string) {
+    super(message);
+  }
+}

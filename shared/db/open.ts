@@ -8,6 +8,8 @@ export interface DatabaseSettings {
   pgliteDataDir?: string;
   poolSize?: number;
   prepare?: boolean;
+  connectTimeoutSeconds?: number;
+  poolWaitMs?: number;
 }
 
 /** postgres.js when a URL is given, PGlite otherwise (loaded only then). */
@@ -17,6 +19,8 @@ export async function openDatabase(settings: DatabaseSettings): Promise<Database
       url: settings.url,
       poolSize: settings.poolSize,
       prepare: settings.prepare,
+      connectTimeoutSeconds: settings.connectTimeoutSeconds,
+      poolWaitMs: settings.poolWaitMs,
     });
   }
   const { createPGliteDatabase } = await import("./pglite.ts");

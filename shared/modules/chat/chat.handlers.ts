@@ -1,8 +1,7 @@
 import type { Context } from "hono";
-import { VideoAdapterError } from "../../adapters/livekit/livekit.ts";
-import { StorageAdapterError } from "../../adapters/storage/storage.ts";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import { outside } from "../../app/outside.ts";
 import { ApiError, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
@@ -57,22 +56,6 @@ import type {
 const DOWNLOAD_URL_TTL_SECONDS = 5 * 60;
 
 const isAdmin = (c: Context<AppBindings>) => c.var.caller.user_role === "admin";
-
-/** Storage or LiveKit failed: 503 SRV_002, logged without the caller's data. */
-async function outside<T>(c: Context<AppBindings>, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof StorageAdapterError || error instanceof VideoAdapterError) {
-      c.var.log.error(`${what} failed`, { error: error.message });
-      throw new ApiError("SRV_002", "El servicio no está disponible, vuelve a intentarlo", {
-        headers: { "Retry-After": "5" },
-        cause: error,
-      });
-    }
-    throw error;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Conversations
@@ -211,6 +194,7 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
   // once the transaction has shown the files are the caller's, in this conversation.
   const uploaded = await outside(
     c,
+    "storage",
     "object info",
     () =>
       Promise.all(attachments.map((fileId) => c.var.deps.storage.objectInfo(BUCKET, objectKey(id, fileId)))),
@@ -346,6 +330,7 @@ export const uploadFile: AppRouteHandler<UploadFileRoute> = async (c) => {
   const key = objectKey(body.conversationId, fileId);
   const { uploadUrl } = await outside(
     c,
+    "storage",
     "signed upload URL",
     () => c.var.deps.storage.createSignedUploadUrl(BUCKET, key),
   );
@@ -366,6 +351,7 @@ export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
   });
   const downloadUrl = await outside(
     c,
+    "storage",
     "signed download URL",
     () =>
       c.var.deps.storage.createSignedDownloadUrl(
@@ -513,7 +499,7 @@ export const listReports: AppRouteHandler<ListReportsRoute> = async (c) => {
 // ---------------------------------------------------------------------------
 
 function callToken(c: Context<AppBindings>, roomName: string) {
-  return outside(c, "video token", () =>
+  return outside(c, "livekit", "video token", () =>
     c.var.deps.video.issueToken({
       roomName,
       identity: c.var.caller.sub,
@@ -541,7 +527,7 @@ export const startCall: AppRouteHandler<StartCallRoute> = async (c) => {
     return await readCall(tx, id);
   });
   // Its LiveKit room, once the database has admitted the call (hours, blocks, the daily limit).
-  await outside(c, "video room", () => c.var.deps.video.createRoom(call.room_name));
+  await outside(c, "livekit", "video room", () => c.var.deps.video.createRoom(call.room_name));
   const { token, url } = await callToken(c, call.room_name);
   return c.json(
     envelope({ ...toCall(call), accessToken: token, livekitUrl: url }, "Videollamada iniciada"),

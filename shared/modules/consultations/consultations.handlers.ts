@@ -1,8 +1,7 @@
 import type { Context } from "hono";
-import { VideoAdapterError } from "../../adapters/livekit/livekit.ts";
-import { StorageAdapterError } from "../../adapters/storage/storage.ts";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import { outside } from "../../app/outside.ts";
 import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
@@ -44,22 +43,6 @@ const FILE_NOT_FOUND = "Archivo no encontrado";
 const isAdmin = (c: Context<AppBindings>) => c.var.caller.user_role === "admin";
 
 const closed = () => new ApiError("CON_001", "La consulta está cerrada");
-
-/** Storage or video failed: 503 SRV_002, logged without the caller's data. */
-async function outside<T>(c: Context<AppBindings>, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof StorageAdapterError || error instanceof VideoAdapterError) {
-      c.var.log.error(`${what} failed`, { error: error.message });
-      throw new ApiError("SRV_002", "El servicio no está disponible, vuelve a intentarlo", {
-        headers: { "Retry-After": "5" },
-        cause: error,
-      });
-    }
-    throw error;
-  }
-}
 
 /** The consultation's status if the caller takes part in it (RLS), or 404. */
 async function memberStatus(tx: Queryable, id: string) {
@@ -167,7 +150,7 @@ export const videoToken: AppRouteHandler<VideoTokenRoute> = async (c) => {
     throw new ApiError("CON_002", "La consulta todavía no empezó: el token se emite cuando está en curso");
   }
   const roomName = access.room_name;
-  const { token, url } = await outside(c, "video token", () =>
+  const { token, url } = await outside(c, "livekit", "video token", () =>
     c.var.deps.video.issueToken({
       roomName,
       identity: c.var.caller.sub,
@@ -272,6 +255,7 @@ export const prepareFile: AppRouteHandler<PrepareFileRoute> = async (c) => {
   const key = objectKey(id, fileId);
   const { uploadUrl } = await outside(
     c,
+    "storage",
     "signed upload URL",
     () => c.var.deps.storage.createSignedUploadUrl(BUCKET, key),
   );
@@ -286,6 +270,7 @@ export const confirmFile: AppRouteHandler<ConfirmFileRoute> = async (c) => {
   // the transaction has shown that the caller may see the file.
   const info = await outside(
     c,
+    "storage",
     "object info",
     () => c.var.deps.storage.objectInfo(BUCKET, objectKey(id, fileId)),
   );
@@ -335,6 +320,7 @@ export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
   });
   const downloadUrl = await outside(
     c,
+    "storage",
     "signed download URL",
     () => c.var.deps.storage.createSignedDownloadUrl(BUCKET, objectKey(id, fileId), DOWNLOAD_URL_TTL_SECONDS),
   );
