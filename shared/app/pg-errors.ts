@@ -3,7 +3,7 @@
  * the server's message or detail into the answer: they can hold SQL or
  * another user's data (a unique violation's detail names the value).
  */
-import { DatabaseUnavailableError } from "../db/database.ts";
+import { isDatabaseUnavailable } from "../db/database.ts";
 import { ApiError, type FieldError, isErrorCode } from "./problem.ts";
 
 interface PgErrorLike {
@@ -112,43 +112,7 @@ export function pgErrorToApiError(error: unknown): ApiError | undefined {
 /** Seconds a client waits before retrying while the database is unreachable. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
-/** postgres.js's own connection errors, and the socket's. */
-const CONNECTION_ERRORS = new Set([
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
-
-/**
- * Whether the error says the database is out of reach for now rather than
- * that the request is wrong: refused or timed-out connections, a connection
- * lost, the server shutting down or starting up (57P01-57P03), a connection
- * exception (08xxx), too many connections (53300), PGlite closed, or no
- * pooled connection free in time.
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof DatabaseUnavailableError) return true;
-  if (error instanceof Deno.errors.ConnectionRefused || error instanceof Deno.errors.ConnectionReset) {
-    return true;
-  }
-  if (typeof error !== "object" || error === null) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") {
-    if (CONNECTION_ERRORS.has(code)) return true;
-    if (/^08[0-9A-Z]{3}$/.test(code) || ["57P01", "57P02", "57P03", "53300"].includes(code)) return true;
-  }
-  return error instanceof Error && error.message === "PGlite is closed";
-}
+export { isDatabaseUnavailable };
 
 export function databaseUnavailable(cause: unknown): ApiError {
   return new ApiError("SRV_003", "La base de datos no está disponible, vuelve a intentarlo", {

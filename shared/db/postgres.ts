@@ -3,8 +3,10 @@ import {
   AS_ROLE_SQL,
   AS_SERVICE_SQL,
   type Claims,
+  connectionLost,
   type Database,
   DatabaseUnavailableError,
+  isDatabaseUnavailable,
   type Queryable,
   type Row,
   START_REQUEST_SQL,
@@ -83,12 +85,51 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     }
   }
 
-  const send = (conn: Reserved, text: string, params: readonly unknown[] = []) =>
-    params.length === 0
-      ? conn.unsafe(text)
-      : conn.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare });
-
   const rows = <T>(result: postgres.RowList<postgres.Row[]>) => Array.from(result) as T[];
+
+  /**
+   * A reserved connection for one transaction, watched for its loss.
+   *
+   * postgres.js does not tell a reserved connection's holder that the server
+   * closed it, and writing to it afterwards throws from a timer, where nobody
+   * can catch it (porsager/postgres#1208), or, once the pool has reconnected
+   * it, runs the rest of the transaction outside it. So the connection's close
+   * is watched (the `onexecute` hook its own `begin()` uses), and after it
+   * nothing more is sent: every later statement fails as the connection's
+   * loss (503), and the connection goes back to the pool only if it is alive.
+   */
+  async function pinned() {
+    const conn = await reserve();
+    let connection: { onclose: ((error: Error) => void) | null } | undefined;
+    let lost: Error | undefined;
+    const watch = (c: typeof connection) => {
+      connection = c;
+      c!.onclose = (error) => lost = error ?? connectionLost();
+      return true;
+    };
+    const send = (text: string, params: readonly unknown[] = []) => {
+      if (lost) return Promise.reject(lost);
+      if (!connection) {
+        return conn.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+          prepare,
+          onexecute: watch,
+        } as postgres.UnsafeQueryOptions);
+      }
+      return params.length === 0
+        ? conn.unsafe(text)
+        : conn.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare });
+    };
+    /** Rolls back after `error` when the connection can still take it, and gives the connection back. */
+    const done = async (error?: unknown) => {
+      if (error !== undefined && !lost && !isDatabaseUnavailable(error)) {
+        await conn.unsafe("rollback").catch(() => {});
+      }
+      if (lost) return; // the pool reconnects it when it is next needed
+      if (connection) connection.onclose = null;
+      conn.release();
+    };
+    return { send, done };
+  }
 
   /**
    * Sends the opening statements without waiting, then runs `fn`; its first
@@ -99,12 +140,12 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     opening: Array<[string, readonly unknown[]]>,
     fn: (tx: Queryable) => Promise<T>,
   ): Promise<T> {
-    const conn = await reserve();
+    const { send, done } = await pinned();
     try {
-      const openingResults = [send(conn, "begin"), ...opening.map(([t, p]) => send(conn, t, p))];
+      const openingResults = [send("begin"), ...opening.map(([t, p]) => send(t, p))];
       const tx: Queryable = {
         query: async <R = Row>(text: string, params?: readonly unknown[]) =>
-          rows<R>(await send(conn, text, params)),
+          rows<R>(await send(text, params)),
       };
       const outcome = Promise.allSettled([Promise.all(openingResults), fn(tx)]);
       const [opened, ran] = await outcome;
@@ -112,14 +153,13 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       if (ran.status === "rejected") throw ran.reason;
       // COMMIT of a transaction that failed answers ROLLBACK; a lost
       // connection rejects. Either way it is not a success.
-      const committed = await conn.unsafe("commit");
+      const committed = await send("commit");
       if (committed.command !== "COMMIT") throw new Error("transaction did not commit");
+      await done();
       return ran.value;
     } catch (error) {
-      await conn.unsafe("rollback").catch(() => {});
+      await done(error);
       throw error;
-    } finally {
-      conn.release();
     }
   }
 
@@ -129,24 +169,23 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     asCaller: (claims, fn) => transaction([[START_REQUEST_SQL, [JSON.stringify(claims)]]], fn),
 
     async queryAsCaller<T = Row>(claims: Claims, text: string, params: readonly unknown[] = []) {
-      const conn = await reserve();
+      const { send, done } = await pinned();
       try {
         const results = await Promise.allSettled([
-          send(conn, "begin"),
-          send(conn, START_REQUEST_SQL, [JSON.stringify(claims)]),
-          send(conn, text, params),
-          send(conn, "commit"),
+          send("begin"),
+          send(START_REQUEST_SQL, [JSON.stringify(claims)]),
+          send(text, params),
+          send("commit"),
         ]);
         const failure = results.find((r) => r.status === "rejected");
         if (failure) throw (failure as PromiseRejectedResult).reason;
         const committed = results[3] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>;
         if (committed.value.command !== "COMMIT") throw new Error("transaction did not commit");
+        await done();
         return rows<T>((results[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value);
       } catch (error) {
-        await conn.unsafe("rollback").catch(() => {});
+        await done(error);
         throw error;
-      } finally {
-        conn.release();
       }
     },
 
