@@ -242,7 +242,7 @@ testBothDrivers(
 // ---------------------------------------------------------------------------
 
 testBothDrivers(
-  "faults: LiveKit created the room but the record was lost; the retry records it once",
+  "faults: LiveKit acted but its outcome was lost (a room, a recording); the retry completes it once",
   async (t, s) => {
     const f = await liveConsultation(s);
     const livekit = s.stack.livekit!;
@@ -267,7 +267,7 @@ testBothDrivers(
           token: f.doctor.token,
           body: { consultationId: f.id },
         });
-        assertEquals(res.status >= 500, true, JSON.stringify(res.body));
+        assertProblem(res, 503, "SRV_002");
       } finally {
         s.stack.deps.video = real;
       }
@@ -297,6 +297,48 @@ testBothDrivers(
         assertEquals(listed.map((r) => r.sid), [res.body.data.roomSid], "one room in LiveKit");
       },
     );
+
+    await t.step("LiveKit started the recording but the record was lost; the retry adopts it", async () => {
+      for (const party of [f.doctor, f.patient]) {
+        const res = await call(s, "POST", `/v1/consultations/${f.id}/recording/consent`, {
+          token: party.token,
+          body: { granted: true },
+        });
+        assertEquals(res.status, 200, JSON.stringify(res.body));
+      }
+      const starts = () => livekit.calls.get("livekit.Egress/StartRoomCompositeEgress") ?? 0;
+      s.stack.deps.video = {
+        ...real,
+        startRecording: async (roomName) => {
+          await real.startRecording(roomName);
+          throw new Error("the process died here");
+        },
+      };
+      try {
+        const res = await call(s, "POST", `/v1/consultations/${f.id}/recording/start`, {
+          token: f.doctor.token,
+        });
+        assertProblem(res, 503, "SRV_002");
+      } finally {
+        s.stack.deps.video = real;
+      }
+      assertEquals(starts(), 1);
+      const recordings = () =>
+        s.stack.deps.db.queryAsOwner<{ egress_id: string; status: string }>(
+          "select egress_id, status from public.consultation_recordings where consultation_id = $1",
+          [f.id],
+        );
+      assertEquals(await recordings(), [], "not recorded: LiveKit's egress is the pending state");
+      const [running] = await real.activeRecordings(`consultation-${f.id}`);
+
+      const retried = await call(s, "POST", `/v1/consultations/${f.id}/recording/start`, {
+        token: f.doctor.token,
+      });
+      assertEquals(retried.status, 201, JSON.stringify(retried.body));
+      assertEquals(retried.body.data.recording.egressId, running.egressId);
+      assertEquals(starts(), 1, "no second egress");
+      assertEquals(await recordings(), [{ egress_id: running.egressId, status: "active" }]);
+    });
   },
 );
 

@@ -364,8 +364,11 @@ export const recordingConsent: AppRouteHandler<RecordingConsentRoute> = async (c
 
 /**
  * Checked, then started in LiveKit, then recorded; none of it inside a
- * transaction. If the record is refused (another start won meanwhile, or the
- * consent was revoked), the egress just started is stopped.
+ * transaction. LiveKit's active egress of the room is the pending state: if
+ * the process died after LiveKit started one and before it was recorded, the
+ * retry finds it and records it instead of starting a second one. If the
+ * record is refused (another start won meanwhile, or the consent was
+ * revoked), the egress is stopped.
  */
 export const recordingStart: AppRouteHandler<RecordingStartRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
@@ -388,7 +391,13 @@ export const recordingStart: AppRouteHandler<RecordingStartRoute> = async (c) =>
   });
   if (checked.state) return c.json(envelope(checked.state), 200);
   await livekit(c, "create room", () => c.var.deps.video.createRoom(checked.roomName));
-  const egress = await livekit(c, "start egress", () => c.var.deps.video.startRecording(checked.roomName));
+  const [pending] = await livekit(
+    c,
+    "list egress",
+    () => c.var.deps.video.activeRecordings(checked.roomName),
+  );
+  const egress = pending ??
+    await livekit(c, "start egress", () => c.var.deps.video.startRecording(checked.roomName));
   let state;
   try {
     state = await c.var.db.afterward(async (tx) => {
