@@ -53,6 +53,42 @@ async function liveConsultation(s: TestStack) {
   return { admin, doctor, patient, id };
 }
 
+/** Both parties consent to record. */
+async function consentBoth(s: TestStack, f: Awaited<ReturnType<typeof liveConsultation>>) {
+  for (const party of [f.doctor, f.patient]) {
+    const res = await call(s, "POST", `/v1/consultations/${f.id}/recording/consent`, {
+      token: party.token,
+      body: { granted: true },
+    });
+    assertEquals(res.status, 200, JSON.stringify(res.body));
+  }
+}
+
+/**
+ * Runs `request` while the video adapter's `method` does its work in LiveKit
+ * and then throws, as if the process died right after LiveKit answered: the
+ * call happened, its outcome never got back.
+ */
+async function dyingAfter(
+  s: TestStack,
+  method: "createRoom" | "startRecording",
+  request: () => Promise<CallResult>,
+): Promise<CallResult> {
+  const real = s.stack.deps.video;
+  s.stack.deps.video = {
+    ...real,
+    [method]: async (roomName: string) => {
+      await real[method](roomName);
+      throw new Error("the process died here");
+    },
+  };
+  try {
+    return await request();
+  } finally {
+    s.stack.deps.video = real;
+  }
+}
+
 /**
  * Starts `slow` calls, then, once they are surely waiting on the slow
  * service, asks GET /v1/user/me and counts the connections idle in a
@@ -118,13 +154,7 @@ testBothDrivers(
     });
 
     await t.step("recording start and stop wait for Egress outside any transaction", async () => {
-      for (const party of [f.doctor, f.patient]) {
-        const res = await call(s, "POST", `/v1/consultations/${f.id}/recording/consent`, {
-          token: party.token,
-          body: { granted: true },
-        });
-        assertEquals(res.status, 200, JSON.stringify(res.body));
-      }
+      await consentBoth(s, f);
       livekit.setDelay(SLOW_MS);
       try {
         const started = await whileSlow(s, f.patient.token, () => [
@@ -254,23 +284,12 @@ testBothDrivers(
       )).map((r) => r.room_sid);
 
     await t.step("the room is created in LiveKit, then the process 'dies' before recording it", async () => {
-      // As if the process died right after LiveKit answered: the call happened, its outcome never got back.
-      s.stack.deps.video = {
-        ...real,
-        createRoom: async (name) => {
-          await real.createRoom(name);
-          throw new Error("the process died here");
-        },
-      };
-      try {
-        const res = await call(s, "POST", "/v1/video/rooms", {
-          token: f.doctor.token,
-          body: { consultationId: f.id },
-        });
-        assertProblem(res, 503, "SRV_002");
-      } finally {
-        s.stack.deps.video = real;
-      }
+      const res = await dyingAfter(
+        s,
+        "createRoom",
+        () => call(s, "POST", "/v1/video/rooms", { token: f.doctor.token, body: { consultationId: f.id } }),
+      );
+      assertProblem(res, 503, "SRV_002");
       assertEquals(livekit.calls.get("livekit.RoomService/CreateRoom"), 1);
       assertEquals(await rooms(), [], "nothing recorded: the consultation is still pending its room");
     });
@@ -299,29 +318,14 @@ testBothDrivers(
     );
 
     await t.step("LiveKit started the recording but the record was lost; the retry adopts it", async () => {
-      for (const party of [f.doctor, f.patient]) {
-        const res = await call(s, "POST", `/v1/consultations/${f.id}/recording/consent`, {
-          token: party.token,
-          body: { granted: true },
-        });
-        assertEquals(res.status, 200, JSON.stringify(res.body));
-      }
+      await consentBoth(s, f);
       const starts = () => livekit.calls.get("livekit.Egress/StartRoomCompositeEgress") ?? 0;
-      s.stack.deps.video = {
-        ...real,
-        startRecording: async (roomName) => {
-          await real.startRecording(roomName);
-          throw new Error("the process died here");
-        },
-      };
-      try {
-        const res = await call(s, "POST", `/v1/consultations/${f.id}/recording/start`, {
-          token: f.doctor.token,
-        });
-        assertProblem(res, 503, "SRV_002");
-      } finally {
-        s.stack.deps.video = real;
-      }
+      const res = await dyingAfter(
+        s,
+        "startRecording",
+        () => call(s, "POST", `/v1/consultations/${f.id}/recording/start`, { token: f.doctor.token }),
+      );
+      assertProblem(res, 503, "SRV_002");
       assertEquals(starts(), 1);
       const recordings = () =>
         s.stack.deps.db.queryAsOwner<{ egress_id: string; status: string }>(
