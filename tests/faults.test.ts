@@ -9,6 +9,7 @@
  * is an order (the other request answers while the slow call is still
  * pending) or a bound far from the normal time, never a tight latency.
  */
+import postgres from "postgres";
 import { assertProblem } from "./helpers/assertions.ts";
 import { startLiveConsultation } from "./helpers/clinic.ts";
 import { type PostgresServer, prepareTemplate, startPostgresServer } from "./helpers/postgres-server.ts";
@@ -474,3 +475,40 @@ async function run(t: Deno.TestContext, server: PostgresServer, s: TestStack) {
     },
   );
 }
+
+// ---------------------------------------------------------------------------
+// The pool full: a quick 503, not a growing queue
+// ---------------------------------------------------------------------------
+
+Deno.test({
+  name:
+    "faults: with every pooled connection busy, a request waits DB_POOL_WAIT_MS, then 503 SRV_003 [postgres]",
+  ignore: !PG_URL,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const s = await startTestStack("postgres", { env: { DB_POOL_SIZE: "2", DB_POOL_WAIT_MS: "300" } });
+    const blocker = postgres(s.stack.deps.config.database.url!, { max: 1, onnotice: () => {} });
+    try {
+      const user = await createUser(s, "doctor");
+      // Another client locks the users table: each GET /v1/user/me then holds its connection, waiting.
+      const lock = await blocker.reserve();
+      await lock.unsafe("begin");
+      await lock.unsafe("lock table public.users in access exclusive mode");
+      const me = () => call(s, "GET", "/v1/user/me", { token: user.token });
+      const held = [me(), me()];
+      await sleep(300);
+      const third = await timed(me);
+      assertProblem(third.value, 503, "SRV_003");
+      assertEquals(third.value.headers.get("retry-after"), "5");
+      assert(third.ms < 3_000, `answered in ${third.ms} ms`);
+      await lock.unsafe("commit");
+      lock.release();
+      assertEquals((await Promise.all(held)).map((r) => r.status), [200, 200]);
+      assertEquals((await me()).status, 200);
+    } finally {
+      await blocker.end();
+      await s.close();
+    }
+  },
+});
