@@ -10,6 +10,7 @@
  * pending) or a bound far from the normal time, never a tight latency.
  */
 import postgres from "postgres";
+import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/db/database.ts";
 import { assertProblem } from "./helpers/assertions.ts";
 import { startLiveConsultation } from "./helpers/clinic.ts";
 import { type PostgresServer, prepareTemplate, startPostgresServer } from "./helpers/postgres-server.ts";
@@ -511,4 +512,31 @@ Deno.test({
       await s.close();
     }
   },
+});
+
+Deno.test("faults: which errors mean the database is unreachable for now (503 SRV_003), and which do not", () => {
+  const withCode = (code: string) => Object.assign(new Error("x"), { code });
+  for (
+    const code of [
+      "ECONNREFUSED",
+      "CONNECT_TIMEOUT",
+      "CONNECTION_CLOSED",
+      "CONNECTION_ENDED",
+      "CONNECTION_DESTROYED",
+      "57P01",
+      "57P02",
+      "57P03",
+      "08006",
+      "08001",
+      "53300",
+    ]
+  ) {
+    assert(isDatabaseUnavailable(withCode(code)), code);
+  }
+  assert(isDatabaseUnavailable(new Error("PGlite is closed")), "PGlite closed");
+  assert(isDatabaseUnavailable(new DatabaseUnavailableError("pool_timeout", "no connection")), "pool");
+  for (const code of ["23505", "40001", "P0001", "42501", "ENOENT"]) {
+    assert(!isDatabaseUnavailable(withCode(code)), code);
+  }
+  assert(!isDatabaseUnavailable(new Error("boom")));
 });
