@@ -4,6 +4,8 @@
  * optional soak (--soak seconds at the largest count, in windows of 10 s) that
  * reports memory per window. On a throwaway PostgreSQL server (or
  * DATABASE_URL's). Exits non-zero on any error, lost or duplicated message.
+ * --argon2-thread=off hashes passwords on the requests' thread, as on
+ * Supabase's Edge Runtime, which has no worker threads.
  */
 import { parseArgs } from "node:util";
 import { prepareTestStacks, startPostgresServer } from "../tests/helpers/postgres-server.ts";
@@ -17,16 +19,25 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10" },
     soak: { type: "string", default: "0" },
     people: { type: "string", default: "32" },
+    "argon2-thread": { type: "string", default: "on" },
   },
 });
 
 export async function measureMix(
   adminUrl: string,
-  options: { connections: number[]; durationSeconds: number; soakSeconds: number; people: number },
+  options: {
+    connections: number[];
+    durationSeconds: number;
+    soakSeconds: number;
+    people: number;
+    argon2Thread?: "on" | "off";
+  },
   progress: (message: string) => void,
 ): Promise<{ runs: MixResult[]; soak: MixResult[] }> {
   await prepareTestStacks(adminUrl, "consultorio_bench_template");
-  const s = await startTestStack("postgres", { env: { LOG_LEVEL: "warn" } });
+  const s = await startTestStack("postgres", {
+    env: { LOG_LEVEL: "warn", ARGON2_THREAD: options.argon2Thread ?? "on" },
+  });
   try {
     progress(`preparing ${options.people} patients in live consultations, listening on Realtime`);
     const mix = await prepareMix(s, options.people);
@@ -62,6 +73,16 @@ export function describe(r: MixResult): string {
     `heap ${mb(r.heapUsed)}, rss ${mb(r.rss)}`;
 }
 
+/** The process's resident high-water mark in MiB (Linux), since it started. */
+function peakRss(): number | undefined {
+  try {
+    const kib = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    return kib ? Math.round(Number(kib) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 if (import.meta.main) {
   const given = Deno.env.get("DATABASE_URL");
   const server = given ? undefined : await startPostgresServer();
@@ -72,6 +93,7 @@ if (import.meta.main) {
       durationSeconds: Number(values.duration),
       soakSeconds: Number(values.soak),
       people: Number(values.people),
+      argon2Thread: values["argon2-thread"] === "off" ? "off" : "on",
     }, (m) => console.log(`· ${m}`));
     const all = [...runs, ...soak];
     failed = all.some((r) => r.errors > 0 || r.messages.lost > 0 || r.messages.duplicated > 0);
@@ -92,6 +114,8 @@ if (import.meta.main) {
           .map((v, i) => (i === 0 ? v.padEnd(7) : v.padStart(6))).join("  "),
       );
     }
+    const peak = peakRss();
+    if (peak) console.log(`peak RSS of this process (the stack and the load generator): ${peak} MiB`);
     if (soak.length > 1) {
       const heaps = soak.map((r) => r.heapUsed / 2 ** 20);
       console.log(`soak heap per window (MiB): ${heaps.map((h) => h.toFixed(0)).join(", ")}`);

@@ -15,7 +15,8 @@
  * shares one address on loopback; any answer but 2xx, 409 and 429 is an error.
  */
 import autocannon from "autocannon";
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { SupabaseClient } from "@supabase/supabase-js";
+import { platformClient } from "../tests/helpers/realtime.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { PATIENT_PASSWORD, specialtyOf, startLiveConsultation } from "../tests/helpers/clinic.ts";
 import { createUser, type TestStack, type TestUser } from "../tests/helpers/stack.ts";
@@ -64,10 +65,7 @@ export async function prepareMix(s: TestStack, people: number) {
   const heard = new Map<string, number>();
   const clients: SupabaseClient[] = [];
   for (const person of persons) {
-    const client = createClient(s.origin, s.stack.anonKey, {
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    });
-    await client.realtime.setAuth(person.patient.token);
+    const client = await platformClient(s, person.patient.token);
     const channel = client.channel(`consultation:${person.consultationId}`, { config: { private: true } });
     channel.on("broadcast", { event: "chat.message_created" }, ({ payload }) => {
       const id = payload.message?.id ?? payload.id;

@@ -19,7 +19,8 @@
  * consultation checked in and started) goes through the API
  * (startLiveConsultation). Event and echo samples alternate.
  */
-import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import type { RealtimeChannel, SupabaseClient } from "@supabase/supabase-js";
+import { platformClient } from "../tests/helpers/realtime.ts";
 import { startLiveConsultation } from "../tests/helpers/clinic.ts";
 import { prepareTestStacks } from "../tests/helpers/postgres-server.ts";
 import { createUser, startTestStack } from "../tests/helpers/stack.ts";
@@ -106,7 +107,7 @@ export async function measureRealtimeLatency(
       env: { LOG_LEVEL: "warn" },
     });
     cleanups.push(() => s.close());
-    const { origin, stack } = s;
+    const { origin } = s;
     const admin = await createUser(s, "admin");
     const doctor = await createUser(s, "doctor");
     const start = new Date(Date.now() + 2 * 86_400_000);
@@ -114,14 +115,11 @@ export async function measureRealtimeLatency(
     const consultation = await startLiveConsultation(s, { admin, doctor, patientName: "Pablo" }, start);
 
     // The patient's client, as a frontend subscribes (tests/consultations.test.ts).
-    const patient: SupabaseClient = createClient(origin, stack.anonKey, {
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    });
+    const patient: SupabaseClient = await platformClient(s, consultation.patient.token);
     cleanups.push(async () => {
       await patient.removeAllChannels();
       patient.realtime.disconnect();
     });
-    await patient.realtime.setAuth(consultation.patient.token);
     const channel = patient.channel(`consultation:${consultation.id}`, { config: { private: true } });
     // Each message's event, told apart by its clientMsgId.
     const waiting = new Map<string, (arrivedAt: number) => void>();

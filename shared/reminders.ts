@@ -4,10 +4,10 @@
  * most once: a reminder is claimed in the database before it is sent, so a
  * rerun, or two runs at once, never send it twice; one that cannot be sent
  * is released for the next run. Supabase Cron (pg_cron + pg_net) calls it
- * every few minutes with the service_role key; `task start` runs it on a
+ * every few minutes with the project's secret key; `task start` runs it on a
  * timer. Its public URL is /functions/v1/reminders.
  */
-import { jwtVerify } from "jose";
+import { verifiedRole } from "./auth/jwt.ts";
 import { describeError } from "./app/logger.ts";
 import type { Deps } from "./app/types.ts";
 import { sendWithRetry } from "./modules/ai-conversations/ai-conversations.inbound.ts";
@@ -28,16 +28,35 @@ export function reminderText(reminder: DueReminder): string {
     `${reminder.startsAt} (hora de la clínica). Responde 1 para confirmar tu asistencia o 2 para cancelarlo.`;
 }
 
-/** Whether the bearer token is a service_role key of this project (signed with its JWT secret). */
-async function isServiceRole(header: string | null, secret: string): Promise<boolean> {
-  const token = /^Bearer\s+(\S+)$/i.exec(header ?? "")?.[1];
-  if (!token) return false;
-  try {
-    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ["HS256"] });
-    return payload.role === "service_role";
-  } catch {
-    return false;
+/**
+ * Whether the caller holds the project's secret key, in `apikey` (where
+ * Supabase wants publishable and secret keys sent, pg_net included) or as
+ * the bearer token (supabase-js sends it in both), or a legacy service_role
+ * key signed with the project's keys. The platform's `verify_jwt` cannot
+ * decide this: it does not understand secret keys, and breaks with signing
+ * keys, so the function is deployed without it and checks here.
+ */
+async function holdsSecretKey(request: Request, deps: Deps): Promise<boolean> {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("Authorization") ?? "")?.[1];
+  const apikey = request.headers.get("apikey") ?? undefined;
+  const { secretKeys } = deps.config.supabase;
+  for (const given of [apikey, bearer]) {
+    if (given?.startsWith("sb_")) {
+      if (secretKeys.some((key) => sameKey(key, given))) return true;
+    } else if (given && await verifiedRole(given, deps.config.jwt) === "service_role") {
+      return true;
+    }
   }
+  return false;
+}
+
+/** Compares in time independent of where the two differ. */
+function sameKey(expected: string, given: string): boolean {
+  const a = new TextEncoder().encode(expected);
+  const b = new TextEncoder().encode(given);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ (b[i] ?? 0);
+  return diff === 0;
 }
 
 export async function sendDueReminders(deps: Deps): Promise<{ sent: number; failed: number }> {
@@ -80,8 +99,8 @@ export function createRemindersApp(deps: Deps) {
       const { pathname } = new URL(request.url);
       if (!/^\/reminders\/?$/.test(pathname)) return json(404, { code: "RES_001", message: "Not found" });
       if (request.method !== "POST") return json(405, { code: "METHOD_NOT_ALLOWED", message: "POST only" });
-      if (!await isServiceRole(request.headers.get("Authorization"), deps.config.jwt.secret)) {
-        return json(401, { code: "AUTH_001", message: "The service_role key is required" });
+      if (!await holdsSecretKey(request, deps)) {
+        return json(401, { code: "AUTH_001", message: "The project's secret key is required" });
       }
       return json(200, await sendDueReminders(deps));
     },

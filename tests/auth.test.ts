@@ -1,32 +1,43 @@
 /** Auth over real HTTP: login, logout and revocation, password reset by WhatsApp code. */
 import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./helpers/std.ts";
-import { call, createUser, login, RELAXED_LIMITS, TEST_PASSWORD, testBothDrivers } from "./helpers/stack.ts";
+import {
+  call,
+  createUser,
+  login,
+  RELAXED_LIMITS,
+  signAsProject,
+  TEST_PASSWORD,
+  testBothDrivers,
+} from "./helpers/stack.ts";
 import { decodeJwt, SignJWT } from "jose";
 
 testBothDrivers("auth: login, tokens and logout", async (t, s) => {
   const doctor = await createUser(s, "doctor", { name: "Diego" });
 
-  await t.step("login answers a Supabase-shaped HS256 token and the user", async () => {
-    const res = await call(s, "POST", "/v1/auth/login", {
-      body: { phone: doctor.phone, password: TEST_PASSWORD },
-    });
-    assertOk(res);
-    assertEquals(res.body.data.user.id, doctor.id);
-    assertEquals(res.body.data.user.name, "Diego");
-    assertEquals(res.body.data.user.phone, doctor.phone);
-    const [header, payload] = res.body.data.accessToken.split(".").slice(0, 2).map((p: string) =>
-      JSON.parse(atob(p.replaceAll("-", "+").replaceAll("_", "/")))
-    );
-    assertEquals(header.alg, "HS256");
-    assertEquals(payload.sub, doctor.id);
-    assertEquals(payload.role, "authenticated");
-    assertEquals(payload.aud, "authenticated");
-    assertEquals(payload.user_role, "doctor");
-    assertEquals(payload.phone, doctor.phone);
-    assertMatch(payload.jti, /^[0-9a-f-]{36}$/);
-    assertEquals(payload.exp - payload.iat, 30 * 24 * 60 * 60);
-  });
+  await t.step(
+    "login answers a Supabase-shaped ES256 token (the current key's kid) and the user",
+    async () => {
+      const res = await call(s, "POST", "/v1/auth/login", {
+        body: { phone: doctor.phone, password: TEST_PASSWORD },
+      });
+      assertOk(res);
+      assertEquals(res.body.data.user.id, doctor.id);
+      assertEquals(res.body.data.user.name, "Diego");
+      assertEquals(res.body.data.user.phone, doctor.phone);
+      const [header, payload] = res.body.data.accessToken.split(".").slice(0, 2).map((p: string) =>
+        JSON.parse(atob(p.replaceAll("-", "+").replaceAll("_", "/")))
+      );
+      assertEquals(header, { alg: "ES256", typ: "JWT", kid: s.stack.config.jwt.signingKeys[0].kid });
+      assertEquals(payload.sub, doctor.id);
+      assertEquals(payload.role, "authenticated");
+      assertEquals(payload.aud, "authenticated");
+      assertEquals(payload.user_role, "doctor");
+      assertEquals(payload.phone, doctor.phone);
+      assertMatch(payload.jti, /^[0-9a-f-]{36}$/);
+      assertEquals(payload.exp - payload.iat, 30 * 24 * 60 * 60);
+    },
+  );
 
   await t.step("a wrong password and an unknown phone get the same 401", async () => {
     const wrong = await call(s, "POST", "/v1/auth/login", {
@@ -64,9 +75,7 @@ testBothDrivers("auth: login, tokens and logout", async (t, s) => {
       .setProtectedHeader({ alg: "HS256" })
       .sign(new TextEncoder().encode("a-different-secret-of-at-least-32-chars!!"));
     assertProblem(await call(s, "GET", "/v1/user/me", { token: forged }), 401, "AUTH_001");
-    const expired = await new SignJWT({ ...payload, exp: Math.floor(Date.now() / 1000) - 10 })
-      .setProtectedHeader({ alg: "HS256" })
-      .sign(new TextEncoder().encode(s.stack.config.jwt.secret));
+    const expired = await signAsProject(s, { ...payload, exp: Math.floor(Date.now() / 1000) - 10 });
     assertProblem(await call(s, "GET", "/v1/user/me", { token: expired }), 401, "AUTH_001");
     const anonKey = await call(s, "GET", "/v1/user/me", { token: s.stack.anonKey });
     assertProblem(anonKey, 401, "AUTH_001");
@@ -88,6 +97,36 @@ testBothDrivers("auth: login, tokens and logout", async (t, s) => {
     // the user's other session lives on
     assertOk(await call(s, "GET", "/v1/user/me", { token: other }));
   });
+
+  await t.step(
+    "realtime-token: a short Supabase-shaped token of the live session, never an API token",
+    async () => {
+      const token = await login(s, doctor.phone, TEST_PASSWORD);
+      const before = Math.floor(Date.now() / 1000);
+      const res = await call(s, "POST", "/v1/auth/realtime-token", { token });
+      assertOk(res);
+      const minted = res.body.data.token;
+      const claims = decodeJwt(minted);
+      const session = decodeJwt(token);
+      assertEquals(claims.sub, doctor.id);
+      assertEquals(claims.role, "authenticated");
+      assertEquals(claims.aud, "authenticated");
+      assertEquals(claims.user_role, "doctor");
+      assertEquals(claims.session_id, session.jti);
+      assertEquals(claims.phone, undefined, "the platform token carries no phone");
+      const ttl = (claims.exp as number) - (claims.iat as number);
+      assertEquals(ttl, 300, "REALTIME_TOKEN_TTL_SECONDS defaults to 5 minutes");
+      assert((claims.iat as number) >= before);
+      assertEquals(Date.parse(res.body.data.expiresAt), (claims.exp as number) * 1000);
+      // It opens Realtime and Storage, not the API.
+      assertProblem(await call(s, "GET", "/v1/user/me", { token: minted }), 401, "AUTH_001");
+      assertProblem(await call(s, "POST", "/v1/auth/realtime-token", { token: minted }), 401, "AUTH_001");
+      assertProblem(await call(s, "POST", "/v1/auth/realtime-token"), 401, "AUTH_001");
+      // A dead session mints nothing.
+      assertOk(await call(s, "POST", "/v1/auth/logout", { token }));
+      assertProblem(await call(s, "POST", "/v1/auth/realtime-token", { token }), 401, "AUTH_001");
+    },
+  );
 });
 
 testBothDrivers("auth: forgot and reset password by WhatsApp code", async (t, s) => {

@@ -17,13 +17,17 @@
  * Covered: a conversation from start to read receipts with every event
  * arriving on the other side's channel (new_message, typing_indicator,
  * message_read, message_edited, message_deleted, file_shared,
- * video_call_started); who may start which conversation; search that finds
+ * video_call_started); a participant's forged new_message, video_call_started,
+ * typing and presence as the doctor never reaching the doctor (the server's
+ * topic is read-only, each one's signals are on their own topic); who may
+ * start which conversation; search that finds
  * one's own text and never another conversation's; blocks; the 21st message
  * in a minute refused and the first after the window accepted; chat hours in
  * the clinic's time zone and the emergency exemption; file rules; the admin
  * who reads metadata and reported messages only; video call limits.
  */
-import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
+import { platformClient } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
@@ -97,14 +101,6 @@ function send(s: TestStack, token: string, conversationId: string, body: Record<
   return call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, { token, body });
 }
 
-async function realtimeClient(s: TestStack, token: string): Promise<SupabaseClient> {
-  const client = createClient(s.origin, s.stack.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
-  await client.realtime.setAuth(token);
-  return client;
-}
-
 function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
   return new Promise((resolve) => {
     let done = false;
@@ -140,8 +136,8 @@ const clock1 = testClock();
 testBothDrivers("chat: a conversation from start to read receipts, with every event", async (t, s) => {
   clock1.set("2026-11-24T15:00:00Z");
   const f = await fixture(s);
-  const doctorRt = await realtimeClient(s, f.doctor.token);
-  const patientRt = await realtimeClient(s, f.patient.token);
+  const doctorRt = await platformClient(s, f.doctor.token);
+  const patientRt = await platformClient(s, f.patient.token);
   try {
     let id = "";
     await t.step("the patient starts it with their doctor; starting again answers the same one", async () => {
@@ -167,19 +163,26 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
     let patientHeard: Array<{ event: string; payload: Payload }> = [];
     let patientChannel: RealtimeChannel;
     let doctorChannel: RealtimeChannel;
+    // What the patient says (typing, presence) is on their own topic; the doctor listens there.
+    let patientSays: RealtimeChannel;
+    let doctorHearsPatient: RealtimeChannel;
+    let fromPatient: Array<{ event: string; payload: Payload }> = [];
     await t.step("both join the private channel conversation:{id}; the admin is refused", async () => {
-      doctorChannel = doctorRt.channel(`conversation:${id}`, {
-        config: { private: true, presence: { key: f.doctor.id } },
-      });
-      patientChannel = patientRt.channel(`conversation:${id}`, {
+      doctorChannel = doctorRt.channel(`conversation:${id}`, { config: { private: true } });
+      patientChannel = patientRt.channel(`conversation:${id}`, { config: { private: true } });
+      const patientTopic = `conversation:${id}:user:${f.patient.id}`;
+      patientSays = patientRt.channel(patientTopic, {
         config: { private: true, presence: { key: f.patient.id } },
       });
-      doctorChannel.on("presence", { event: "sync" }, () => {});
+      doctorHearsPatient = doctorRt.channel(patientTopic, { config: { private: true } });
+      doctorHearsPatient.on("presence", { event: "sync" }, () => {});
       doctorHeard = heard(doctorChannel);
       patientHeard = heard(patientChannel);
-      assertEquals((await subscribe(doctorChannel)).status, "SUBSCRIBED");
-      assertEquals((await subscribe(patientChannel)).status, "SUBSCRIBED");
-      const adminRt = await realtimeClient(s, f.admin.token);
+      fromPatient = heard(doctorHearsPatient);
+      for (const channel of [doctorChannel, patientChannel, patientSays, doctorHearsPatient]) {
+        assertEquals((await subscribe(channel)).status, "SUBSCRIBED");
+      }
+      const adminRt = await platformClient(s, f.admin.token);
       try {
         const refused = await subscribe(adminRt.channel(`conversation:${id}`, { config: { private: true } }));
         assert(refused.status !== "SUBSCRIBED", "an admin does not join a conversation's channel");
@@ -222,21 +225,59 @@ testBothDrivers("chat: a conversation from start to read receipts, with every ev
     );
 
     await t.step("typing is a client broadcast the other side hears", async () => {
-      await patientChannel.send({
+      await patientSays.send({
         type: "broadcast",
         event: "typing_indicator",
         payload: { userId: f.patient.id, isTyping: true },
       });
-      await waitFor(doctorHeard, "typing_indicator", (p) => p.userId === f.patient.id && p.isTyping === true);
+      await waitFor(fromPatient, "typing_indicator", (p) => p.userId === f.patient.id && p.isTyping === true);
     });
 
     await t.step("online status is presence: the doctor sees the patient online", async () => {
-      const tracked = await patientChannel.track({ userId: f.patient.id, status: "online" });
+      const tracked = await patientSays.track({ userId: f.patient.id, status: "online" });
       assertEquals(tracked, "ok");
       await eventually(
         "the patient's presence",
-        () => Object.keys(doctorChannel.presenceState()).includes(f.patient.id),
+        () => Object.keys(doctorHearsPatient.presenceState()).includes(f.patient.id),
       );
+    });
+
+    await t.step("the patient cannot forge server events, nor typing or presence as the doctor", async () => {
+      const doctorTopic = `conversation:${id}:user:${f.doctor.id}`;
+      const asDoctor = patientRt.channel(doctorTopic, {
+        config: { private: true, presence: { key: f.doctor.id } },
+      });
+      assertEquals((await subscribe(asDoctor)).status, "SUBSCRIBED"); // a participant reads it, never writes
+      const doctorSees = doctorRt.channel(doctorTopic, { config: { private: true } });
+      const onDoctorTopic = heard(doctorSees);
+      let forgedPresence = false;
+      doctorSees.on("presence", { event: "join" }, () => forgedPresence = true);
+      assertEquals((await subscribe(doctorSees)).status, "SUBSCRIBED");
+      const before = doctorHeard.length;
+      const forgeries: Array<[string, Payload]> = [
+        ["new_message", { conversationId: id, messageId: crypto.randomUUID(), sender: { id: f.doctor.id } }],
+        ["video_call_started", {
+          conversationId: id,
+          callId: crypto.randomUUID(),
+          initiator: f.doctor.id,
+          roomName: "a-room-of-the-patients-own",
+        }],
+      ];
+      for (const [event, payload] of forgeries) {
+        assertEquals(await patientChannel.send({ type: "broadcast", event, payload }), "ok");
+        await patientChannel.httpSend(event, payload);
+      }
+      await asDoctor.send({ type: "broadcast", event: "typing_indicator", payload: { userId: f.doctor.id } });
+      assertEquals(await asDoctor.track({ userId: f.doctor.id }), "error");
+      // The patient's own typing still arrives, after the forgeries.
+      await patientSays.send({ type: "broadcast", event: "typing_indicator", payload: { n: "after" } });
+      await waitFor(fromPatient, "typing_indicator", (p) => p.n === "after");
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(doctorHeard.length, before, "a forged server event reached the doctor");
+      assertEquals(onDoctorTopic.length, 0, "a forged typing signal reached the doctor");
+      assert(!forgedPresence, "a forged presence reached the doctor");
+      await patientRt.removeChannel(asDoctor);
+      await doctorRt.removeChannel(doctorSees);
     });
 
     let patientMessageId = "";
@@ -897,6 +938,134 @@ testBothDrivers("chat: files are whitelisted, at most 10 MB, into one's own conv
     assert(Number(refused.headers.get("retry-after")) > 60);
   });
 }, { clock: () => clock6.now() });
+
+const clockFiles = testClock();
+testBothDrivers("chat: a file is shared and served only as what it is", async (t, s) => {
+  clockFiles.set("2026-11-24T15:00:00Z");
+  const f = await fixture(s);
+  const id = await startConversation(s, f.patient.token, f.doctor.id);
+  const files = createClient(s.origin, s.stack.anonKey, {
+    accessToken: () => Promise.resolve(f.patient.token),
+  }).storage.from("chat-files");
+  const service = createClient(s.origin, s.stack.serviceRoleKey).storage.from("chat-files");
+  const upload = async (filename: string, mimeType: string, bytes: Uint8Array<ArrayBuffer>) => {
+    const prepared = await call(s, "POST", "/v1/chat/upload-file", {
+      token: f.patient.token,
+      body: { conversationId: id, filename, mimeType, sizeBytes: bytes.length },
+    });
+    expectStatus(prepared, 201);
+    const { fileId, uploadUrl, objectKey } = prepared.body.data;
+    const uploaded = await files.uploadToSignedUrl(
+      objectKey,
+      new URL(uploadUrl).searchParams.get("token")!,
+      new Blob([bytes], { type: mimeType }),
+    );
+    assertEquals(uploaded.error, null);
+    return { fileId: fileId as string, key: objectKey as string };
+  };
+  const html = new TextEncoder().encode("<!doctype html><script>fetch('/x?c='+document.cookie)</script>");
+  // An MP3 frame header (MPEG-1 layer III, 128 kbit/s) and silence.
+  const mp3 = new Uint8Array([0xff, 0xfb, 0x90, 0x64, ...new Uint8Array(413)]);
+
+  await t.step("an HTML page declared as image/png: 400 FILE_003 naming attachments.0, removed", async () => {
+    const fake = await upload("foto.png", "image/png", html);
+    const res = await send(s, f.patient.token, id, { content: "Mire", attachments: [fake.fileId] });
+    assertProblem(res, 400, "FILE_003");
+    assertEquals(res.body.errors[0].field, "attachments.0");
+    assertEquals(await s.stack.deps.storage.objectInfo("chat-files", fake.key), undefined);
+    const [row] = await s.stack.deps.db.queryAsOwner<{ status: string; messages: number }>(
+      `select f.status, (select count(*)::int from public.chat_messages m where m.conversation_id = f.conversation_id)
+         as messages from public.chat_files f where f.id = $1`,
+      [fake.fileId],
+    );
+    assertEquals(row, { status: "pending", messages: 0 }, "nothing half-done: no message, the file pending");
+  });
+
+  let mp3Id = "";
+  await t.step("a genuine MP3 is shared, and downloads as an attachment under its own name", async () => {
+    const real = await upload("consulta día 1.mp3", "audio/mpeg", mp3);
+    expectStatus(await send(s, f.patient.token, id, { content: "Audio", attachments: [real.fileId] }), 201);
+    mp3Id = real.fileId;
+    const res = await call(s, "GET", `/v1/chat/files/${real.fileId}/download`, { token: f.doctor.token });
+    expectStatus(res, 200);
+    assertEquals(res.headers.get("x-content-type-options"), "nosniff");
+    const file = await fetch(res.body.data.downloadUrl);
+    const disposition = file.headers.get("content-disposition") ?? "";
+    assertMatch(disposition, /^attachment;/);
+    assert(disposition.includes("filename*=UTF-8''consulta%20d%C3%ADa%201.mp3"), disposition);
+    assertEquals(new Uint8Array(await file.arrayBuffer()), mp3);
+  });
+
+  await t.step("a shared file stays: nobody deletes it, not even the service role", async () => {
+    const key = `${id}/${mp3Id}`;
+    assertEquals((await files.remove([key])).data, []);
+    assert((await service.remove([key])).error, "the service role's delete is refused");
+    assert(await s.stack.deps.storage.objectInfo("chat-files", key));
+    // Nor is anything stored where no upload-file made a slot.
+    const stray = await service.upload(
+      `${id}/${crypto.randomUUID()}`,
+      new Blob([mp3], { type: "audio/mpeg" }),
+    );
+    assertEquals((stray.error as { statusCode?: string } | null)?.statusCode, "403");
+  });
+
+  await t.step("a NUL or a control character in a file name is 400 naming filename", async () => {
+    for (const filename of ["a\u0000b.pdf", "receta\r\n.pdf", "\u001b[0m.pdf"]) {
+      const res = await call(s, "POST", "/v1/chat/upload-file", {
+        token: f.patient.token,
+        body: { conversationId: id, filename, mimeType: "application/pdf", sizeBytes: 10 },
+      });
+      assertProblem(res, 400, "VAL_001");
+      assertEquals(res.body.errors[0].field, "filename");
+    }
+  });
+
+  await t.step("a shared file whose object Storage lost is 404 RES_001, not 503", async () => {
+    const db = s.stack.deps.db;
+    await db.queryAsOwner("alter table storage.objects disable trigger files_kept_once_confirmed");
+    await db.queryAsOwner("delete from storage.objects where bucket_id = 'chat-files' and name = $1", [
+      `${id}/${mp3Id}`,
+    ]);
+    await db.queryAsOwner("alter table storage.objects enable trigger files_kept_once_confirmed");
+    const res = await call(s, "GET", `/v1/chat/files/${mp3Id}/download`, { token: f.doctor.token });
+    assertProblem(res, 404, "RES_001");
+  });
+
+  await t.step(
+    "an upload URL signed before its uploader left the conversation uploads nothing after",
+    async () => {
+      const bytes = new TextEncoder().encode("%PDF-1.4 después");
+      const prepare = () =>
+        call(s, "POST", "/v1/chat/upload-file", {
+          token: f.patient.token,
+          body: {
+            conversationId: id,
+            filename: "tarde.pdf",
+            mimeType: "application/pdf",
+            sizeBytes: bytes.length,
+          },
+        });
+      const [before, stays] = [await prepare(), await prepare()];
+      expectStatus(before, 201);
+      const put = (prepared: Payload) =>
+        files.uploadToSignedUrl(
+          prepared.body.data.objectKey,
+          new URL(prepared.body.data.uploadUrl).searchParams.get("token")!,
+          new Blob([bytes], { type: "application/pdf" }),
+        );
+      assertEquals((await put(stays)).error, null, "while a participant, the URL uploads");
+      assertEquals(
+        (await call(s, "DELETE", `/v1/chat/conversations/${id}`, { token: f.patient.token })).status,
+        204,
+      );
+      assertEquals((await put(before)).error?.statusCode ?? null, "403");
+      assertEquals(
+        await s.stack.deps.storage.objectInfo("chat-files", before.body.data.objectKey),
+        undefined,
+      );
+    },
+  );
+}, { clock: () => clockFiles.now() });
 
 // ---------------------------------------------------------------------------
 // The admin: metadata and reported messages, never other texts

@@ -13,62 +13,29 @@
  * Covered: the full visit (open, check-in with queue position, start, token,
  * chat both ways with chat.message_created on the other side's channel, the
  * delivered receipt with chat.message_delivered, a file uploaded through its
- * signed URL, confirmed and downloaded back identical, close with
- * consultation.closed, then every write refused with 409 CON_001), and the
+ * signed URL, confirmed and downloaded back identical, the patient's forged
+ * consultation.closed and chat.message_created never reaching the doctor,
+ * close with consultation.closed once, then every write refused with 409
+ * CON_001), and the
  * attacks, each next to the rightful user's success: another patient (404
  * everywhere), an admin (redacted GET; 403 on token, messages and files; a
  * refused channel join), a token before start and after close, a retried
  * send, a confirm of a file never uploaded, a file over the size limit.
  */
-import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
+import type { RealtimeChannel } from "@supabase/supabase-js";
+import { platformClient } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
+import { verifyAccessToken } from "../shared/auth/jwt.ts";
+import type { Claims } from "../shared/db/database.ts";
 import { assertProblem } from "./helpers/assertions.ts";
-import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
+import { at, book, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
+import { consultationFixture as fixture, openConsultation, storageAs } from "./helpers/consultations.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
-import { call, createUser, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
+import { call, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
 import { eventually } from "./helpers/wait.ts";
 
 // deno-lint-ignore no-explicit-any
 type Payload = any;
-
-interface Fixture {
-  admin: TestUser;
-  doctor: TestUser;
-  patient: TestPatient;
-  otherPatient: TestPatient;
-  appointmentId: string;
-}
-
-/** A doctor and their patient with a CONFIRMED appointment (booked and confirmed through the API). */
-async function fixture(s: TestStack, day = 2): Promise<Fixture> {
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
-  const otherPatient = await registerPatient(s, admin, "Paula");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(day, 10),
-    end: at(day, 10, 30),
-  });
-  assertEquals(booked.status, 201, JSON.stringify(booked.body));
-  const confirmed = await call(s, "PATCH", `/v1/appointments/${booked.body.data.id}`, {
-    token: doctor.token,
-    body: { status: "CONFIRMED" },
-  });
-  assertEquals(confirmed.status, 200, JSON.stringify(confirmed.body));
-  return { admin, doctor, patient, otherPatient, appointmentId: booked.body.data.id };
-}
-
-async function openConsultation(s: TestStack, f: Fixture): Promise<string> {
-  const res = await call(s, "POST", "/v1/consultations", {
-    token: f.doctor.token,
-    body: { appointmentId: f.appointmentId },
-  });
-  assertEquals(res.status, 201, JSON.stringify(res.body));
-  return res.body.data.id;
-}
 
 function expectStatus(res: { status: number; body: Payload }, status: number) {
   assertEquals(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
@@ -77,14 +44,6 @@ function expectStatus(res: { status: number; body: Payload }, status: number) {
 // ---------------------------------------------------------------------------
 // Realtime and Storage, as a frontend uses them
 // ---------------------------------------------------------------------------
-
-async function realtimeClient(s: TestStack, token: string): Promise<SupabaseClient> {
-  const client = createClient(s.origin, s.stack.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
-  await client.realtime.setAuth(token);
-  return client;
-}
 
 function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
   return new Promise((resolve) => {
@@ -107,18 +66,14 @@ function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payloa
   return seen;
 }
 
-function storageAs(s: TestStack, token: string) {
-  return createClient(s.origin, s.stack.anonKey, { accessToken: () => Promise.resolve(token) }).storage;
-}
-
 // ---------------------------------------------------------------------------
 // The full visit
 // ---------------------------------------------------------------------------
 
 testBothDrivers("consultations: the full visit, with chat, a file and realtime events", async (t, s) => {
   const f = await fixture(s);
-  const doctorRt = await realtimeClient(s, f.doctor.token);
-  const patientRt = await realtimeClient(s, f.patient.token);
+  const doctorRt = await platformClient(s, f.doctor.token);
+  const patientRt = await platformClient(s, f.patient.token);
   try {
     let id = "";
     await t.step("the doctor opens it for the confirmed appointment; opening again answers it", async () => {
@@ -138,9 +93,10 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
     let doctorHeard: Array<{ event: string; payload: Payload }> = [];
     let patientHeard: Array<{ event: string; payload: Payload }> = [];
     let doctorChannel: RealtimeChannel;
+    let patientChannel: RealtimeChannel;
     await t.step("both join the private channel consultation:{id}", async () => {
       doctorChannel = doctorRt.channel(topic(), { config: { private: true } });
-      const patientChannel = patientRt.channel(topic(), { config: { private: true } });
+      patientChannel = patientRt.channel(topic(), { config: { private: true } });
       doctorHeard = heard(doctorChannel);
       patientHeard = heard(patientChannel);
       assertEquals((await subscribe(doctorChannel)).status, "SUBSCRIBED");
@@ -362,6 +318,30 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
       assertEquals(rest.body.data.pageInfo.nextCursor, null);
     });
 
+    await t.step("the patient cannot forge the server's events on the channel", async () => {
+      const before = doctorHeard.length;
+      const forgeries: Array<[string, Payload]> = [
+        ["consultation.closed", { consultationId: id, closedAt: new Date().toISOString() }],
+        ["chat.message_created", {
+          message: {
+            id: crypto.randomUUID(),
+            consultationId: id,
+            senderId: f.doctor.id,
+            kind: "text",
+            text: "x",
+          },
+        }],
+      ];
+      for (const [event, payload] of forgeries) {
+        // The topic is read-only for clients: Realtime drops the broadcast, over the socket and over HTTP.
+        assertEquals(await patientChannel.send({ type: "broadcast", event, payload }), "ok");
+        await patientChannel.httpSend(event, payload);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(doctorHeard.length, before, "a forged event reached the doctor");
+      // The rightful consultation.closed arrives, exactly once: the next step.
+    });
+
     await t.step("the doctor closes it: consultation.closed on the channel; again is a no-op", async () => {
       const res = await call(s, "POST", `/v1/consultations/${id}/close`, { token: f.doctor.token });
       expectStatus(res, 200);
@@ -486,7 +466,7 @@ testBothDrivers("consultations: another patient, an admin and bad requests are r
     assert(row && !("roomName" in row));
     // In SQL, as the admin: no consultation row, no messages, no files.
     const visible = await s.stack.deps.db.queryAsCaller<{ c: number; m: number; f: number }>(
-      adminClaims(f.admin),
+      await adminClaims(s, f.admin),
       `select (select count(*)::int from public.consultations) as c,
               (select count(*)::int from public.consultation_messages) as m,
               (select count(*)::int from public.consultation_files) as f`,
@@ -518,8 +498,8 @@ testBothDrivers("consultations: another patient, an admin and bad requests are r
 
   await t.step("an admin cannot join the channel, while the doctor can", async () => {
     const topic = `consultation:${id}`;
-    const admin = await realtimeClient(s, f.admin.token);
-    const doctor = await realtimeClient(s, f.doctor.token);
+    const admin = await platformClient(s, f.admin.token);
+    const doctor = await platformClient(s, f.doctor.token);
     try {
       const refused = await subscribe(admin.channel(topic, { config: { private: true } }));
       assertEquals(refused.status, "CHANNEL_ERROR");
@@ -649,6 +629,7 @@ testBothDrivers("consultations: the doctor's waiting queue is ordered by check-i
   assertEquals(admin.body.data.queueItem.position, 1);
 });
 
-function adminClaims(admin: TestUser) {
-  return decodeJwt<Payload>(admin.token);
+/** The admin's verified claims (they carry the signing key's id to the session check). */
+async function adminClaims(s: TestStack, admin: TestUser): Promise<Claims> {
+  return (await verifyAccessToken(admin.token, s.stack.config.jwt))! as Claims;
 }

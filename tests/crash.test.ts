@@ -39,7 +39,7 @@ function writeStream(apiUrl: string, token: string, run: string) {
             lastName: `Prueba ${counter}`,
             phone,
             email: `crash.${run}.${counter}@test.consultorio.dev`,
-            password: "crash-clave-1",
+            password: "tortuga-azul-del-rio-1",
             address: "Calle Falsa 123",
             gender: "female",
             birthDate: "1990-05-15",
@@ -131,7 +131,7 @@ for (const driver of ["pglite", "postgres"] as const) {
 
           await t.step("an acknowledged patient signs in with the password they were given", async () => {
             const [phone] = [...acknowledged.keys()];
-            assertEquals((await loginStatus(second.apiUrl, phone, "crash-clave-1")).status, 200);
+            assertEquals((await loginStatus(second.apiUrl, phone, "tortuga-azul-del-rio-1")).status, 200);
           });
         } finally {
           await second.stop();

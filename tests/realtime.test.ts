@@ -9,10 +9,16 @@
  * limits (fewer channels, a short heartbeat timeout) serve a second instance
  * of the stand-in, with those options, through a gateway of their own.
  *
- * Covered: the private channel `consultation:{id}` (its doctor and patient
- * join and exchange broadcasts, see each other's presence join and leave;
- * another patient, an admin, the anon key and a forged token are refused with
- * Supabase's errors); self and ack; database broadcasts (`realtime.send`)
+ * Covered: the private channels of a consultation (the server's
+ * `consultation:{id}`, read-only for clients, and each member's own
+ * `consultation:{id}:user:{userId}`: its doctor and patient exchange
+ * broadcasts and see each other's presence join and leave on their own
+ * topics; a member's broadcast, track or HTTP broadcast on the other's topic
+ * or the server's is dropped; another patient, an admin, the anon key, a
+ * forged token and the 30-day API token are refused with Supabase's errors);
+ * platform tokens (a signed-out or admin-ended session's open channel stops
+ * within REALTIME_TOKEN_TTL_SECONDS while a live one keeps receiving across
+ * three lifetimes through supabase-js's accessToken option); self and ack; database broadcasts (`realtime.send`)
  * delivered exactly once when their transaction commits and never when it
  * rolls back; the HTTP broadcast API; protocol edges (heartbeat, unmatched
  * topic, malformed frames, limits, token expiry, heartbeat timeout, vsn
@@ -27,9 +33,17 @@ import {
   type RealtimeOptions,
   type RealtimeServer,
 } from "../supabase/local/realtime/server.ts";
-import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { insertedConsultation, PATIENT_PASSWORD, registerPatient } from "./helpers/clinic.ts";
+import { platformClient, platformTokenSource } from "./helpers/realtime.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
-import { call, createUser, login, TEST_PASSWORD, testBothDrivers, type TestStack } from "./helpers/stack.ts";
+import {
+  call,
+  login,
+  realtimeToken,
+  TEST_PASSWORD,
+  testBothDrivers,
+  type TestStack,
+} from "./helpers/stack.ts";
 import { eventually } from "./helpers/wait.ts";
 
 // ---------------------------------------------------------------------------
@@ -40,7 +54,7 @@ interface Realtime {
   origin: string;
   server: RealtimeServer;
   logs: string[];
-  /** A supabase-js client with the anon key, signed in with `token` when given. */
+  /** A supabase-js client with the anon key, and `token` for Realtime when given. */
   client(token?: string): Promise<SupabaseClient>;
   raw(options?: { vsn?: "1.0.0" | "2.0.0"; apikey?: string }): Promise<RawSocket>;
   close(): Promise<void>;
@@ -55,7 +69,7 @@ async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): 
     logs = [];
     const own = createRealtimeServer({
       db: s.stack.deps.db,
-      jwtSecret: s.stack.config.jwt.secret,
+      tenantKeys: s.stack.tenantKeys,
       logger: createLogger("debug", (line) => logs.push(line)),
       heartbeatTimeoutMs: 30_000,
       joinErrorBackoffMs: 50,
@@ -80,10 +94,14 @@ async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): 
     server,
     logs,
     async client(token) {
-      const client = createClient(origin, s.stack.anonKey, {
-        auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-      });
-      if (token) await client.realtime.setAuth(token);
+      // supabase-js's accessToken option: a bare realtime.setAuth(token) is replaced by the anon key
+      // when supabase-js refreshes the token from its (empty) auth session, on connect and heartbeat.
+      const client = token
+        ? createClient(origin, s.stack.anonKey, { accessToken: () => Promise.resolve(token) })
+        : createClient(origin, s.stack.anonKey, {
+          auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+        });
+      if (token) await client.realtime.setAuth();
       clients.push(client);
       return client;
     },
@@ -161,34 +179,47 @@ function presenceEvents(channel: RealtimeChannel): PresenceEvents {
 // Fixtures
 // ---------------------------------------------------------------------------
 
+interface Person {
+  id: string;
+  phone: string;
+  /** The API token (30 days). */
+  token: string;
+  /** A platform token for Realtime (POST /v1/auth/realtime-token) of the same session. */
+  rt: string;
+  /** Their own topic in the consultation, `consultation:{id}:user:{userId}`: they send, the others read. */
+  topic: string;
+}
+
 interface Consultation {
   id: string;
+  /** The server's topic, `consultation:{id}`: read-only for clients. */
   topic: string;
-  doctor: { id: string; phone: string; token: string };
-  patient: { id: string; phone: string; token: string };
-  otherPatient: { id: string; token: string };
-  admin: { id: string; token: string };
+  doctor: Person;
+  patient: Person;
+  otherPatient: Person;
+  admin: Person;
 }
 
 /** A doctor, their patient with an appointment, its consultation (inserted as owner), another patient, an admin. */
 async function consultation(s: TestStack): Promise<Consultation> {
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
+  const { id, admin, doctor, patient } = await insertedConsultation(s);
   const otherPatient = await registerPatient(s, admin, "Paula");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(3, 10),
-    end: at(3, 10, 30),
+  const topic = `consultation:${id}`;
+  const person = async (p: { id: string; phone: string; token: string }): Promise<Person> => ({
+    id: p.id,
+    phone: p.phone,
+    token: p.token,
+    rt: await realtimeToken(s, p.token),
+    topic: `${topic}:user:${p.id}`,
   });
-  assertEquals(booked.status, 201, JSON.stringify(booked.body));
-  const [row] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
-    `insert into public.consultations (appointment_id, doctor_id, patient_id) values ($1, $2, $3) returning id`,
-    [booked.body.data.id, doctor.id, patient.id],
-  );
-  return { id: row.id, topic: `consultation:${row.id}`, doctor, patient, otherPatient, admin };
+  return {
+    id,
+    topic,
+    doctor: await person(doctor),
+    patient: await person(patient),
+    otherPatient: await person(otherPatient),
+    admin: await person(admin),
+  };
 }
 
 const refusal = (topic: string) =>
@@ -311,84 +342,89 @@ class RawSocket {
 // Private channels: who may join, broadcasts, presence
 // ---------------------------------------------------------------------------
 
-testBothDrivers("realtime (local stand-in): a consultation's private channel", async (t, s) => {
+testBothDrivers("realtime (local stand-in): a consultation's private channels", async (t, s) => {
   const c = await consultation(s);
   const rt = await startRealtime(s);
   try {
-    const doctor = await rt.client(c.doctor.token);
-    const patient = await rt.client(c.patient.token);
-    const doctorChannel = doctor.channel(c.topic, {
+    const doctor = await rt.client(c.doctor.rt);
+    const patient = await rt.client(c.patient.rt);
+    // Each says things on their own topic and listens on the other's.
+    const doctorOwn = doctor.channel(c.doctor.topic, {
       config: { private: true, presence: { key: c.doctor.id } },
     });
-    const patientChannel = patient.channel(c.topic, {
+    const doctorHears = doctor.channel(c.patient.topic, { config: { private: true } });
+    const patientOwn = patient.channel(c.patient.topic, {
       config: { private: true, presence: { key: c.patient.id } },
     });
-    const toDoctor = broadcasts(doctorChannel);
-    const toPatient = broadcasts(patientChannel);
-    const doctorSees = presenceEvents(doctorChannel);
-    const patientSees = presenceEvents(patientChannel);
+    const patientHears = patient.channel(c.doctor.topic, { config: { private: true } });
+    const toDoctor = broadcasts(doctorHears);
+    const toPatient = broadcasts(patientHears);
+    const doctorSees = presenceEvents(doctorHears);
+    const patientSees = presenceEvents(patientHears);
 
-    await t.step("its doctor and its patient join consultation:{id}", async () => {
-      await joined(doctorChannel);
-      await joined(patientChannel);
+    await t.step("its doctor and its patient join their own topic and the other's", async () => {
+      for (const channel of [doctorOwn, doctorHears, patientOwn, patientHears]) await joined(channel);
     });
 
     await t.step("a broadcast reaches the other member once, and not the sender (self is off)", async () => {
+      const doctorOwnCopies = broadcasts(doctorOwn);
       assertEquals(
-        await doctorChannel.send({ type: "broadcast", event: "typing", payload: { by: "doctor" } }),
+        await doctorOwn.send({ type: "broadcast", event: "typing", payload: { by: "doctor" } }),
         "ok",
       );
       await eventually("the patient to get it", () => toPatient.length === 1);
       assertEquals(toPatient[0].event, "typing");
       assertEquals(toPatient[0].payload, { by: "doctor" });
-      await patientChannel.send({ type: "broadcast", event: "typing", payload: { by: "patient", n: 2 } });
+      await patientOwn.send({ type: "broadcast", event: "typing", payload: { by: "patient", n: 2 } });
       await eventually("the doctor to get it", () => toDoctor.length === 1);
       assertEquals(toDoctor[0].payload, { by: "patient", n: 2 });
       await pause(200);
-      assertEquals(toPatient.length, 1, "the patient got their own broadcast back, or one twice");
-      assertEquals(toDoctor.length, 1, "the doctor got their own broadcast back, or one twice");
+      assertEquals(toPatient.length, 1, "the patient got a broadcast twice");
+      assertEquals(doctorOwnCopies.length, 0, "the doctor got their own broadcast back");
     });
 
     await t.step("presence: each sees the other join with their payload, and leave", async () => {
-      assertEquals(await doctorChannel.track({ userId: c.doctor.id, role: "doctor" }), "ok");
+      assertEquals(await doctorOwn.track({ userId: c.doctor.id, role: "doctor" }), "ok");
       await eventually(
         "the patient to see the doctor",
         () => patientSees.joins.some((j) => j.key === c.doctor.id),
       );
       assertEquals(patientSees.joins.find((j) => j.key === c.doctor.id)!.newPresences[0].role, "doctor");
-      assertEquals(await patientChannel.track({ userId: c.patient.id, role: "patient" }), "ok");
+      assertEquals(await patientOwn.track({ userId: c.patient.id, role: "patient" }), "ok");
       await eventually(
         "the doctor to see the patient",
         () => doctorSees.joins.some((j) => j.key === c.patient.id),
       );
-      const state = doctorChannel.presenceState<{ userId: string }>();
-      assertEquals(Object.keys(state).sort(), [c.doctor.id, c.patient.id].sort());
+      const state = doctorHears.presenceState<{ userId: string }>();
+      assertEquals(Object.keys(state), [c.patient.id]);
       assertEquals(state[c.patient.id][0].userId, c.patient.id);
 
-      assertEquals(await patientChannel.untrack(), "ok");
+      assertEquals(await patientOwn.untrack(), "ok");
       await eventually(
         "the doctor to see the patient leave",
         () => doctorSees.leaves.some((l) => l.key === c.patient.id),
       );
-      assertEquals(Object.keys(doctorChannel.presenceState()), [c.doctor.id]);
+      assertEquals(Object.keys(doctorHears.presenceState()), []);
     });
 
     await t.step("presence: a member who disconnects leaves", async () => {
-      assertEquals(await patientChannel.track({ userId: c.patient.id }), "ok");
+      assertEquals(await patientOwn.track({ userId: c.patient.id }), "ok");
       await eventually(
         "the doctor to see the patient back",
-        () => c.patient.id in doctorChannel.presenceState(),
+        () => c.patient.id in doctorHears.presenceState(),
       );
       const leavesBefore = doctorSees.leaves.length;
       await patient.realtime.disconnect();
       await eventually("the doctor to see the patient leave", () => doctorSees.leaves.length > leavesBefore);
       assertEquals(doctorSees.leaves.at(-1)!.key, c.patient.id);
-      assert(!(c.patient.id in doctorChannel.presenceState()));
+      assert(!(c.patient.id in doctorHears.presenceState()));
     });
 
     await t.step("a member who joins later receives the current presence state", async () => {
-      const late = await rt.client(c.patient.token);
-      const lateChannel = late.channel(c.topic, { config: { private: true, presence: { key: "late" } } });
+      const late = await rt.client(c.patient.rt);
+      const lateChannel = late.channel(c.doctor.topic, {
+        config: { private: true, presence: { key: "late" } },
+      });
       let synced = false;
       lateChannel.on("presence", { event: "sync" }, () => synced = true);
       await joined(lateChannel);
@@ -400,8 +436,8 @@ testBothDrivers("realtime (local stand-in): a consultation's private channel", a
     await t.step(
       "self: true returns the sender's broadcast; ack: true waits for the server's answer",
       async () => {
-        const again = await rt.client(c.patient.token);
-        const acked = again.channel(c.topic, {
+        const again = await rt.client(c.patient.rt);
+        const acked = again.channel(c.patient.topic, {
           config: { private: true, broadcast: { self: true, ack: true } },
         });
         const ownCopies = broadcasts(acked, "note");
@@ -423,19 +459,72 @@ testBothDrivers("realtime (local stand-in): a consultation's private channel", a
       },
     );
 
+    await t.step(
+      "a member may not send or track on the other's topic, nor on the server's (Supabase's insert check)",
+      async () => {
+        const forger = await rt.client(c.patient.rt);
+        const onDoctors = forger.channel(c.doctor.topic, {
+          config: { private: true, broadcast: { ack: true }, presence: { key: c.doctor.id } },
+        });
+        const onServers = forger.channel(c.topic, { config: { private: true, broadcast: { ack: true } } });
+        const doctorOnServer = doctor.channel(c.topic, { config: { private: true } });
+        const serverEvents = broadcasts(doctorOnServer);
+        const readers = await rt.client(c.patient.rt);
+        const fromDoctor = readers.channel(c.doctor.topic, { config: { private: true } });
+        const heard = broadcasts(fromDoctor);
+        const sees = presenceEvents(fromDoctor);
+        for (const channel of [onDoctors, onServers, doctorOnServer, fromDoctor]) await joined(channel);
+        // Without an answer from the server, an acked send times out in supabase-js.
+        const forged = { type: "broadcast" as const, event: "typing", payload: { by: "doctor" } };
+        assertEquals(await onDoctors.send(forged, { timeout: 500 }), "timed out");
+        assertEquals(await onDoctors.track({ userId: c.doctor.id, forged: true }), "error");
+        assertEquals(
+          await onServers.send({
+            type: "broadcast",
+            event: "consultation.closed",
+            payload: { consultationId: c.id, closedAt: new Date().toISOString() },
+          }, { timeout: 500 }),
+          "timed out",
+        );
+        assertEquals(await onServers.httpSend("consultation.closed", { consultationId: c.id }), {
+          success: true, // the HTTP API answers 202 and drops what the insert policies refuse
+        });
+        // The rightful sender still gets through, after the forgeries.
+        await doctorOwn.send({
+          type: "broadcast",
+          event: "typing",
+          payload: { by: "doctor", rightful: true },
+        });
+        await eventually("the doctor's own signal", () => heard.some((m) => m.payload.rightful));
+        await pause(200);
+        assertEquals(heard.length, 1, "a forged broadcast reached the patient");
+        assert(!sees.joins.some((j) => j.newPresences.some((p) => p.forged)), "a forged presence was seen");
+        assertEquals(Object.keys(fromDoctor.presenceState()), [c.doctor.id]);
+        assertEquals(serverEvents.length, 0, "a forged server event reached the doctor");
+        await forger.removeAllChannels();
+        await readers.removeAllChannels();
+        await doctor.removeChannel(doctorOnServer);
+      },
+    );
+
     for (const who of ["otherPatient", "admin"] as const) {
       await t.step(
         `${who === "admin" ? "an admin" : "another patient"} is refused with Supabase's error`,
         async () => {
-          const client = await rt.client(c[who].token);
-          const channel = client.channel(c.topic, { config: { private: true } });
-          const heard = broadcasts(channel);
-          const { status, err } = await subscribe(channel);
-          assertEquals(status, "CHANNEL_ERROR");
-          assertEquals(err?.message, refusal(c.topic));
-          await doctorChannel.send({ type: "broadcast", event: "secret", payload: { n: 1 } });
-          await pause(200);
-          assertEquals(heard.length, 0, "a refused client heard a broadcast");
+          const client = await rt.client(c[who].rt);
+          for (const topic of [c.topic, c.doctor.topic]) {
+            const channel = client.channel(topic, { config: { private: true } });
+            const heard = broadcasts(channel);
+            const { status, err } = await subscribe(channel);
+            assertEquals(status, "CHANNEL_ERROR");
+            assertEquals(err?.message, refusal(topic));
+            await doctorOwn.send({ type: "broadcast", event: "secret", payload: { n: 1 } });
+            await pause(200);
+            assertEquals(heard.length, 0, "a refused client heard a broadcast");
+          }
+          // Nor on a topic of their own in someone else's consultation.
+          const own = client.channel(`${c.topic}:user:${c[who].id}`, { config: { private: true } });
+          assertEquals((await subscribe(own)).status, "CHANNEL_ERROR");
           await client.removeAllChannels();
         },
       );
@@ -445,69 +534,210 @@ testBothDrivers("realtime (local stand-in): a consultation's private channel", a
       "the anon key may join a public channel but not the private one; the two never mix",
       async () => {
         const anon = await rt.client();
-        const privateTry = anon.channel(c.topic, { config: { private: true } });
+        const privateTry = anon.channel(c.patient.topic, { config: { private: true } });
         const { status, err } = await subscribe(privateTry);
         assertEquals(status, "CHANNEL_ERROR");
-        assertEquals(err?.message, refusal(c.topic));
+        assertEquals(err?.message, refusal(c.patient.topic));
         await anon.removeChannel(privateTry);
-        const publicChannel = anon.channel(c.topic);
+        const publicChannel = anon.channel(c.patient.topic);
         const heardPublic = broadcasts(publicChannel);
         await joined(publicChannel);
+        const patientAgain = (await rt.client(c.patient.rt)).channel(c.patient.topic, {
+          config: { private: true },
+        });
+        await joined(patientAgain);
         const doctorBefore = toDoctor.length;
         await publicChannel.send({ type: "broadcast", event: "public", payload: { n: 1 } });
-        await doctorChannel.send({ type: "broadcast", event: "private", payload: { n: 2 } });
+        await patientAgain.send({ type: "broadcast", event: "private", payload: { n: 2 } });
+        await eventually("the private broadcast", () => toDoctor.length === doctorBefore + 1);
         await pause(300);
         assertEquals(heardPublic.length, 0, "a private broadcast reached a public subscriber");
-        assertEquals(toDoctor.length, doctorBefore, "a public broadcast reached a private subscriber");
+        assertEquals(toDoctor.at(-1).event, "private", "a public broadcast reached a private subscriber");
       },
     );
 
-    await t.step("a token signed with another secret, or expired, is refused", async () => {
-      const forged = await signed("another-secret-another-secret-another-secret", {
-        role: "authenticated",
-        sub: c.doctor.id,
-      }, nowSeconds() + 600);
-      const expired = await signed(
-        s.stack.config.jwt.secret,
-        { role: "authenticated", sub: c.doctor.id },
-        nowSeconds() - 60,
-      );
-      for (
-        const [token, message] of [
-          [forged, /^JwtSignatureError: Failed to validate JWT signature$/],
-          [expired, /^InvalidJWTToken: Token has expired \d+ seconds ago$/],
-        ] as const
-      ) {
-        const client = await rt.client(token);
-        const channel = client.channel(c.topic, { config: { private: true } });
-        const { status, err } = await subscribe(channel);
+    await t.step(
+      "a token signed with another secret, expired, or the 30-day API token is refused",
+      async () => {
+        const { iat: _, exp: __, ...claims } = decodeJwt(c.doctor.rt);
+        const forged = await signed(
+          "another-secret-another-secret-another-secret",
+          claims,
+          nowSeconds() + 600,
+        );
+        const expired = await signed(s.stack.tenantKeys.secret, claims, nowSeconds() - 60);
+        const longLived = await signed(s.stack.tenantKeys.secret, claims, nowSeconds() + 2 * 3600);
+        for (
+          const [token, message] of [
+            [forged, /^JwtSignatureError: Failed to validate JWT signature$/],
+            [expired, /^InvalidJWTToken: Token has expired \d+ seconds ago$/],
+            [c.doctor.token, new RegExp(`^${refusal(c.topic)}$`)],
+            [longLived, new RegExp(`^${refusal(c.topic)}$`)],
+          ] as const
+        ) {
+          const client = await rt.client(token);
+          const channel = client.channel(c.topic, { config: { private: true } });
+          const { status, err } = await subscribe(channel);
+          assertEquals(status, "CHANNEL_ERROR");
+          assertMatch(err?.message ?? "", message);
+          await client.removeAllChannels();
+        }
+        const rightful = await rt.client(await signed(s.stack.tenantKeys.secret, claims, nowSeconds() + 600));
+        await joined(rightful.channel(c.topic, { config: { private: true } }));
+        await rightful.removeAllChannels();
+      },
+    );
+
+    await t.step(
+      "a signed-out session's token is refused, though unexpired; a new sign-in joins",
+      async () => {
+        const token = await login(s, c.patient.phone, PATIENT_PASSWORD);
+        const platform = await realtimeToken(s, token);
+        const before = await rt.client(platform);
+        await joined(before.channel(c.topic, { config: { private: true } }));
+        await before.removeAllChannels();
+
+        assertEquals((await call(s, "POST", "/v1/auth/logout", { token })).status, 200);
+        const after = await rt.client(platform);
+        const { status, err } = await subscribe(after.channel(c.topic, { config: { private: true } }));
         assertEquals(status, "CHANNEL_ERROR");
-        assertMatch(err?.message ?? "", message);
-        await client.removeAllChannels();
-      }
-    });
+        assertEquals(err?.message, refusal(c.topic));
+        await after.removeAllChannels();
+        assertEquals((await call(s, "POST", "/v1/auth/realtime-token", { token })).status, 401);
 
-    await t.step("a signed-out token is refused, though unexpired; a new sign-in joins", async () => {
-      const token = await login(s, c.patient.phone, PATIENT_PASSWORD);
-      const before = await rt.client(token);
-      await joined(before.channel(c.topic, { config: { private: true } }));
-      await before.removeAllChannels();
-
-      assertEquals((await call(s, "POST", "/v1/auth/logout", { token })).status, 200);
-      const after = await rt.client(token);
-      const { status, err } = await subscribe(after.channel(c.topic, { config: { private: true } }));
-      assertEquals(status, "CHANNEL_ERROR");
-      assertEquals(err?.message, refusal(c.topic));
-      await after.removeAllChannels();
-
-      const again = await rt.client(await login(s, c.patient.phone, PATIENT_PASSWORD));
-      await joined(again.channel(c.topic, { config: { private: true } }));
-      await again.removeAllChannels();
-    });
+        const again = await rt.client(
+          await realtimeToken(s, await login(s, c.patient.phone, PATIENT_PASSWORD)),
+        );
+        await joined(again.channel(c.topic, { config: { private: true } }));
+        await again.removeAllChannels();
+      },
+    );
   } finally {
     await rt.close();
   }
 });
+
+// ---------------------------------------------------------------------------
+// A session that ends stops receiving within its platform token's lifetime
+// ---------------------------------------------------------------------------
+
+const TTL_SECONDS = 3;
+
+testBothDrivers(
+  "realtime: an ended session's open channel stops within REALTIME_TOKEN_TTL_SECONDS; a live one goes on",
+  async (t, s) => {
+    const c = await consultation(s);
+    const db = s.stack.deps.db;
+    // What the database sends the consultation's members, numbered, with when each was sent.
+    const sentAt: number[] = [];
+    const emit = async () => {
+      sentAt.push(Date.now());
+      await db.execScript(
+        `begin; select realtime.send('{"n":${
+          sentAt.length - 1
+        }}'::jsonb, 'tick', '${c.topic}', true); commit;`,
+      );
+    };
+    const emitFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        await emit();
+        await pause(250);
+      }
+    };
+
+    interface Member {
+      ticks: number[];
+      statuses: string[];
+      tokens: Set<string>;
+      refused: number;
+    }
+    const member = async (apiToken: string) => {
+      const m: Member = { ticks: [], statuses: [], tokens: new Set(), refused: 0 };
+      const source = platformTokenSource(s, apiToken);
+      const client = await platformClient(s, apiToken, {
+        heartbeatIntervalMs: 500, // realtime-js asks for a token on every heartbeat
+        accessToken: async () => {
+          try {
+            const token = await source();
+            m.tokens.add(token);
+            return token;
+          } catch (error) {
+            m.refused++;
+            throw error;
+          }
+        },
+      });
+      const channel = client.channel(c.topic, { config: { private: true } });
+      channel.on("broadcast", { event: "tick" }, ({ payload }) => m.ticks.push(payload.n));
+      await new Promise<void>((resolve) =>
+        channel.subscribe((status) => {
+          m.statuses.push(status);
+          if (status === "SUBSCRIBED") resolve();
+        })
+      );
+      return { m, client };
+    };
+    const doctorSession = await login(s, c.doctor.phone, TEST_PASSWORD);
+    const patientSession = await login(s, c.patient.phone, PATIENT_PASSWORD);
+    const doctor = await member(doctorSession);
+    const patient = await member(patientSession);
+    const received = (m: Member, from: number, to = sentAt.length) =>
+      m.ticks.filter((n) => n >= from && n < to).length;
+
+    try {
+      await t.step("both keep receiving across three token lifetimes, refreshing the token", async () => {
+        await emitFor(3 * TTL_SECONDS * 1000);
+        await eventually("the last tick", () => patient.m.ticks.includes(sentAt.length - 1));
+        await eventually("the last tick", () => doctor.m.ticks.includes(sentAt.length - 1));
+        assertEquals(received(patient.m, 0), sentAt.length, "a live session missed a tick");
+        assertEquals(received(doctor.m, 0), sentAt.length, "a live session missed a tick");
+        assert(patient.m.tokens.size >= 3, `${patient.m.tokens.size} tokens: the token was not refreshed`);
+        assertEquals(patient.m.refused, 0);
+      });
+
+      await t.step("the doctor signs out: their open channel stops within the lifetime", async () => {
+        const before = sentAt.length;
+        assertEquals((await call(s, "POST", "/v1/auth/logout", { token: doctorSession })).status, 200);
+        const signedOutAt = Date.now();
+        await emitFor((TTL_SECONDS + 2) * 1000);
+        await eventually("the last tick", () => patient.m.ticks.includes(sentAt.length - 1));
+        // The bound: the token held at logout expires at most TTL_SECONDS later (plus the check's slack).
+        const bound = signedOutAt + TTL_SECONDS * 1000 + 500;
+        const late = doctor.m.ticks.filter((n) => n >= before && sentAt[n] > bound);
+        assertEquals(late, [], "the signed-out session kept receiving past its token's lifetime");
+        assert(received(doctor.m, before) < sentAt.length - before, "the doctor never stopped receiving");
+        assert(doctor.m.refused > 0, "the dead session's refresh was not refused");
+        assertEquals(received(patient.m, 0), sentAt.length, "the live session missed a tick");
+        assertEquals(doctor.m.statuses.at(-1), "CLOSED");
+        const lastHeard = Math.max(...doctor.m.ticks.filter((n) => n >= before).map((n) => sentAt[n]));
+        console.log(
+          `sign-out [${s.driver}]: the open channel's last event was sent ${
+            lastHeard - signedOutAt
+          } ms after ` +
+            `the sign-out (token lifetime ${TTL_SECONDS} s, ${doctor.m.refused} refreshes refused)`,
+        );
+      });
+
+      await t.step("an admin ends the patient's sessions: theirs stops too", async () => {
+        const before = sentAt.length;
+        const ended = await call(s, "POST", `/v1/user/${c.patient.id}/sessions/end`, {
+          token: c.admin.token,
+        });
+        assertEquals(ended.status, 200, JSON.stringify(ended.body));
+        const endedAt = Date.now();
+        await emitFor((TTL_SECONDS + 2) * 1000);
+        const bound = endedAt + TTL_SECONDS * 1000 + 500;
+        assertEquals(patient.m.ticks.filter((n) => n >= before && sentAt[n] > bound), []);
+        assert(received(patient.m, before) < sentAt.length - before, "the patient never stopped receiving");
+      });
+    } finally {
+      await doctor.client.removeAllChannels().catch(() => {});
+      await patient.client.removeAllChannels().catch(() => {});
+    }
+  },
+  { env: { REALTIME_TOKEN_TTL_SECONDS: String(TTL_SECONDS) } },
+);
 
 // ---------------------------------------------------------------------------
 // Broadcasts from the database
@@ -522,8 +752,8 @@ testBothDrivers(
     const send = (payload: string, event: string, isPrivate = true) =>
       `select realtime.send('${payload}'::jsonb, '${event}', '${c.topic}', ${isPrivate});`;
     try {
-      const doctorChannel = (await rt.client(c.doctor.token)).channel(c.topic, { config: { private: true } });
-      const patientChannel = (await rt.client(c.patient.token)).channel(c.topic, {
+      const doctorChannel = (await rt.client(c.doctor.rt)).channel(c.topic, { config: { private: true } });
+      const patientChannel = (await rt.client(c.patient.rt)).channel(c.topic, {
         config: { private: true },
       });
       const publicChannel = (await rt.client()).channel(c.topic);
@@ -602,16 +832,28 @@ testBothDrivers(
       });
 
       await t.step("the HTTP broadcast API (httpSend) follows the insert policies", async () => {
-        const sender = (await rt.client(c.doctor.token)).channel(c.topic, { config: { private: true } });
+        const hears = (await rt.client(c.patient.rt)).channel(c.doctor.topic, { config: { private: true } });
+        const fromDoctor = broadcasts(hears);
+        await joined(hears);
+        const sender = (await rt.client(c.doctor.rt)).channel(c.doctor.topic, { config: { private: true } });
         assertEquals(await sender.httpSend("http", { from: "doctor" }), { success: true });
-        await eventually("the patient", () => toPatient.some((m) => m.event === "http"));
-        const intruder = (await rt.client(c.otherPatient.token)).channel(c.topic, {
-          config: { private: true },
-        });
-        assertEquals(await intruder.httpSend("intrusion", { from: "stranger" }), { success: true });
+        await eventually("the patient", () => fromDoctor.some((m) => m.event === "http"));
+        const patient = await rt.client(c.patient.rt);
+        for (
+          const intruder of [
+            (await rt.client(c.otherPatient.rt)).channel(c.doctor.topic, { config: { private: true } }),
+            patient.channel(c.doctor.topic, { config: { private: true } }),
+            patient.channel(c.topic, { config: { private: true } }),
+          ]
+        ) {
+          assertEquals(await intruder.httpSend("intrusion", { from: "stranger" }), { success: true });
+        }
         await db.execScript(`begin; ${send('{"i":"end3"}', "end3")} commit;`);
-        await eventually("the marker", () => toPatient.some((m) => m.event === "end3"));
-        assert(!toPatient.some((m) => m.event === "intrusion"), "a stranger's HTTP broadcast was delivered");
+        await sender.httpSend("end4", {});
+        await eventually("the markers", () => toPatient.some((m) => m.event === "end3"));
+        await eventually("the markers", () => fromDoctor.some((m) => m.event === "end4"));
+        assert(!toDoctor.some((m) => m.event === "intrusion"), "a forged HTTP broadcast was delivered");
+        assert(!fromDoctor.some((m) => m.event === "intrusion"), "a forged HTTP broadcast was delivered");
       });
     } finally {
       await rt.close();
@@ -690,21 +932,19 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
       async () => {
         const raw = await rt.raw();
         const topic = `realtime:${c.topic}`;
-        const join = await raw.join(topic, { private: true }, c.doctor.token);
+        const join = await raw.join(topic, { private: true }, c.doctor.rt);
         assertEquals(join.payload.status, "ok");
-        const fresh = await login(s, c.doctor.phone, TEST_PASSWORD);
+        const fresh = await realtimeToken(s, await login(s, c.doctor.phone, TEST_PASSWORD));
         raw.push(topic, "access_token", { access_token: fresh }, join.joinRef);
+        // The server's topic is read-only, so a track is refused; but the channel lives on the fresh token.
         const ping = raw.push(
           topic,
           "presence",
           { type: "presence", event: "track", payload: { ok: 1 } },
           join.joinRef,
         );
-        assertEquals((await raw.replyTo(ping)).payload.status, "ok");
-        const stranger = await signed(s.stack.config.jwt.secret, {
-          role: "authenticated",
-          sub: c.otherPatient.id,
-        }, nowSeconds() + 600);
+        assertEquals((await raw.replyTo(ping)).payload.status, "error");
+        const stranger = c.otherPatient.rt;
         raw.push(topic, "access_token", { access_token: stranger }, join.joinRef);
         const revoked = await raw.next("the revocation", (f) => f.event === "system");
         assertEquals(revoked.payload, {
@@ -715,10 +955,10 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
         });
         await raw.next("phx_close", (f) => f.event === "phx_close" && f.joinRef === join.joinRef);
 
-        const again = await raw.join(topic, { private: true }, c.doctor.token);
+        const again = await raw.join(topic, { private: true }, c.doctor.rt);
         raw.frames.length = 0;
         const expired = await signed(
-          s.stack.config.jwt.secret,
+          s.stack.tenantKeys.secret,
           { role: "authenticated", sub: c.doctor.id },
           nowSeconds() - 5,
         );
@@ -733,8 +973,8 @@ testBothDrivers("realtime (local stand-in): protocol edges", async (t, s) => {
     await t.step("a token that expires while joined closes the channel when it expires", async () => {
       const raw = await rt.raw();
       // The claims of the doctor's live session, with an expiry two seconds away.
-      const { exp: _, iat: __, ...live } = decodeJwt(c.doctor.token);
-      const soon = await signed(s.stack.config.jwt.secret, live, nowSeconds() + 2);
+      const { exp: _, iat: __, ...live } = decodeJwt(c.doctor.rt);
+      const soon = await signed(s.stack.tenantKeys.secret, live, nowSeconds() + 2);
       const join = await raw.join(`realtime:${c.topic}`, { private: true }, soon);
       assertEquals(join.payload.status, "ok");
       const system = await raw.next("the expiry", (f) => f.event === "system", 5_000);
@@ -820,9 +1060,10 @@ testBothDrivers(
     const c = await consultation(s);
     const rt = await startRealtime(s);
     try {
-      const members = await Promise.all(Array.from({ length: SOAK_CLIENTS }, async (_, i) => {
-        const client = await rt.client(i % 2 ? c.patient.token : c.doctor.token);
-        const channel = client.channel(c.topic, { config: { private: true } });
+      const members = await Promise.all(Array.from({ length: SOAK_CLIENTS }, async () => {
+        // Many sockets of the doctor's, on the doctor's own topic.
+        const client = await rt.client(c.doctor.rt);
+        const channel = client.channel(c.doctor.topic, { config: { private: true } });
         const received: Payload[] = [];
         channel.on("broadcast", { event: "soak" }, (m) => received.push(m.payload));
         await joined(channel);
@@ -884,25 +1125,35 @@ testBothDrivers("realtime (local stand-in): conversation:{id} is for its partici
     [conversation.id, c.doctor.id, c.patient.id],
   );
   const topic = `conversation:${conversation.id}`;
+  const doctorTopic = `${topic}:user:${c.doctor.id}`;
   const rt = await startRealtime(s);
   try {
-    await t.step("its doctor and patient join and exchange a broadcast", async () => {
-      const doctor = (await rt.client(c.doctor.token)).channel(topic, { config: { private: true } });
-      const patient = (await rt.client(c.patient.token)).channel(topic, { config: { private: true } });
+    await t.step("its doctor and patient join; the doctor's typing reaches the patient", async () => {
+      const doctor = (await rt.client(c.doctor.rt)).channel(doctorTopic, { config: { private: true } });
+      const patient = (await rt.client(c.patient.rt)).channel(doctorTopic, { config: { private: true } });
+      const server = (await rt.client(c.patient.rt)).channel(topic, { config: { private: true } });
       const toPatient = broadcasts(patient, "typing");
       await joined(doctor);
       await joined(patient);
+      await joined(server);
       await doctor.send({ type: "broadcast", event: "typing", payload: { userId: c.doctor.id } });
       await eventually("the typing signal", () => toPatient.length === 1);
       assertEquals(toPatient[0].payload, { userId: c.doctor.id });
+      await patient.send({ type: "broadcast", event: "typing", payload: { userId: c.doctor.id } });
+      await doctor.send({ type: "broadcast", event: "typing", payload: { userId: c.doctor.id, n: 2 } });
+      await eventually("the second signal", () => toPatient.length === 2);
+      await pause(200);
+      assertEquals(toPatient.map((m) => m.payload.n), [undefined, 2], "a forged typing signal was delivered");
     });
 
     await t.step("another patient and an admin are refused with Supabase's error", async () => {
-      for (const token of [c.otherPatient.token, c.admin.token]) {
-        const channel = (await rt.client(token)).channel(topic, { config: { private: true } });
-        const { status, err } = await subscribe(channel);
-        assertEquals(status, "CHANNEL_ERROR");
-        assertEquals(err?.message, refusal(topic));
+      for (const token of [c.otherPatient.rt, c.admin.rt]) {
+        for (const refused of [topic, doctorTopic]) {
+          const channel = (await rt.client(token)).channel(refused, { config: { private: true } });
+          const { status, err } = await subscribe(channel);
+          assertEquals(status, "CHANNEL_ERROR");
+          assertEquals(err?.message, refusal(refused));
+        }
       }
     });
 
@@ -911,7 +1162,7 @@ testBothDrivers("realtime (local stand-in): conversation:{id} is for its partici
         "update public.conversation_participants set left_at = now() where conversation_id = $1 and user_id = $2",
         [conversation.id, c.patient.id],
       );
-      const channel = (await rt.client(c.patient.token)).channel(topic, { config: { private: true } });
+      const channel = (await rt.client(c.patient.rt)).channel(topic, { config: { private: true } });
       const { status, err } = await subscribe(channel);
       assertEquals(status, "CHANNEL_ERROR");
       assertEquals(err?.message, refusal(topic));

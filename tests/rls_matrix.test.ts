@@ -152,6 +152,138 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     );
   }
 
+  await t.step(
+    "clinical text and private notes: who reads them, through the API and in the database",
+    async () => {
+      // The appointment's reason is clinical (decision 5): its patient and doctor read it, an admin does not.
+      await call(s, "PATCH", `/v1/appointments/${A}`, {
+        token: doctorWith.token,
+        body: { reason: "dolor de cabeza persistente" },
+      });
+      // A doctor's day off is busy time for everyone; its note is the doctor's and the admins'.
+      const off = await call(s, "POST", `/v1/doctors/${doctorWith.id}/availability/exceptions`, {
+        token: doctorWith.token,
+        body: { kind: "unavailable", startsAt: at(5, 0), endsAt: at(6, 0), note: "operación de rodilla" },
+      });
+      assertEquals(off.status, 201, JSON.stringify(off.body));
+      assertEquals(off.body.data.note, "operación de rodilla");
+      const reasonOf = async (actor: Actor, path: string) => {
+        const res = await call(s, "GET", path, { token: tokens[actor] });
+        if (res.status !== 200) return res.status;
+        const data = Array.isArray(res.body.data)
+          ? res.body.data.find((r: { id: string }) => r.id === A)
+          : res.body.data;
+        return data ? data.reason : "absent";
+      };
+      const noteOf = async (actor: Actor) => {
+        const res = await call(s, "GET", `/v1/doctors/${doctorWith.id}/availability`, {
+          token: tokens[actor],
+        });
+        if (res.status !== 200) return res.status;
+        const exception = res.body.data.exceptions.find((e: { id: string }) => e.id === off.body.data.id);
+        return exception ? [exception.kind, exception.note] : "absent";
+      };
+      const reason = "dolor de cabeza persistente";
+      const busy = (note: string | null) => ["unavailable", note];
+      const cells: Array<[string, (actor: Actor) => Promise<unknown>, Record<Actor, unknown>]> = [
+        ["GET /v1/appointments/{appointment} reason", (a) => reasonOf(a, `/v1/appointments/${A}`), {
+          ...row(401, 200, 200, 404, 200, 404),
+          admin: null,
+          doctorWith: reason,
+          patientSelf: reason,
+        }],
+        [
+          "GET /v1/patients/{patient}/appointments reason",
+          (a) => reasonOf(a, `/v1/patients/${P}/appointments`),
+          {
+            ...row(401, 200, 200, 404, 200, 404),
+            admin: null,
+            doctorWith: reason,
+            patientSelf: reason,
+          },
+        ],
+        ["GET /v1/appointments reason", (a) => reasonOf(a, "/v1/appointments"), {
+          ...row(401, 200, 200, 200, 200, 200),
+          admin: null,
+          doctorWith: reason,
+          doctorWithout: "absent",
+          patientSelf: reason,
+          patientOther: "absent",
+        }],
+        ["GET /v1/doctors/{doctor}/availability exception note", noteOf, {
+          anon: 401,
+          admin: busy("operación de rodilla"),
+          doctorWith: busy("operación de rodilla"),
+          doctorWithout: busy(null),
+          patientSelf: busy(null),
+          patientOther: busy(null),
+        }],
+      ];
+      for (const [name, read, expected] of cells) {
+        const got: Record<string, unknown> = {};
+        for (const actor of ACTORS) {
+          got[actor] = await read(actor);
+        }
+        assertEquals(got, expected, name);
+      }
+
+      // The rule is the database's: a direct query with an admin's claims cannot read the text.
+      const claimsOf = (token: string) =>
+        JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      const asCaller = (actor: Actor, sql: string) =>
+        s.stack.deps.db.asCaller(
+          claimsOf(tokens[actor]!),
+          (tx) => tx.query<{ text: string | null }>(sql, [A]),
+        )
+          .then((rows) => rows[0]?.text ?? null, (error) => `error ${error.code}`);
+      const E = off.body.data.id;
+      const asCallerE = (actor: Actor, sql: string) =>
+        s.stack.deps.db.asCaller(
+          claimsOf(tokens[actor]!),
+          (tx) => tx.query<{ text: string | null }>(sql, [E]),
+        )
+          .then((rows) => rows[0]?.text ?? null, (error) => `error ${error.code}`);
+      for (const actor of ["admin", "doctorWith", "patientSelf"] as const) {
+        assertEquals(
+          await asCaller(actor, "select reason as text from public.appointments where id = $1"),
+          "error 42501",
+        );
+        assertEquals(
+          await asCaller(actor, "select a.* from public.appointments a where id = $1"),
+          "error 42501",
+        );
+        assertEquals(
+          await asCallerE(
+            actor,
+            "select note as text from public.doctor_availability_exceptions where id = $1",
+          ),
+          "error 42501",
+        );
+      }
+      assertEquals(await asCaller("admin", "select app.appointment_reason($1) as text"), null);
+      assertEquals(await asCaller("doctorWithout", "select app.appointment_reason($1) as text"), null);
+      assertEquals(await asCaller("patientOther", "select app.appointment_reason($1) as text"), null);
+      assertEquals(await asCaller("doctorWith", "select app.appointment_reason($1) as text"), reason);
+      assertEquals(await asCaller("patientSelf", "select app.appointment_reason($1) as text"), reason);
+      assertEquals(
+        await asCallerE("patientSelf", "select app.availability_exception_note($1) as text"),
+        null,
+      );
+      assertEquals(
+        await asCallerE("doctorWithout", "select app.availability_exception_note($1) as text"),
+        null,
+      );
+      assertEquals(
+        await asCallerE("admin", "select app.availability_exception_note($1) as text"),
+        "operación de rodilla",
+      );
+      assertEquals(
+        await asCallerE("doctorWith", "select app.availability_exception_note($1) as text"),
+        "operación de rodilla",
+      );
+    },
+  );
+
   await t.step("lists show nobody else's rows", async () => {
     const ids = async (actor: Actor, path: string) =>
       (await call(s, "GET", path, { token: tokens[actor] })).body.data.map((r: { id: string }) => r.id);

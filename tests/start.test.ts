@@ -2,26 +2,42 @@
  * The README's start command, as a user runs it: `deno task start` in a
  * process of its own, on PGlite (the embedded default) and on a PostgreSQL
  * database given by DATABASE_URL. It serves health, the seed's demo accounts
- * sign in, and a second start keeps the data.
+ * sign in, and a second start keeps the data. One start per data folder: a
+ * second one while the first runs refuses, and a killed one does not block the next.
  */
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import { PG_URL } from "./helpers/stack.ts";
-import { loginStatus, productEnv, type Started, startProduct } from "./helpers/product.ts";
+import { freePort, loginStatus, productEnv, type Started, startProduct } from "./helpers/product.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
 
 async function exercise(t: Deno.TestContext, env: Record<string, string>, driver: string) {
   let first: Started;
 
-  await t.step("it starts, prints the URL and both keys, and serves health", async () => {
+  await t.step("it starts, prints the URL and the keys, and serves health", async () => {
     first = await startProduct(env);
     assertMatch(first.output, /API URL: http:\/\/127\.0\.0\.1:\d+/);
+    assertMatch(first.output, /Publishable key: sb_publishable_\S+/);
+    assertMatch(first.output, /Secret key: sb_secret_\S+/);
     assertMatch(first.output, /anon key: ey/);
     assertMatch(first.output, /service_role key: ey/);
+    assertMatch(first.output, /Signing key: ES256 kid [0-9a-f-]{36}/);
     const health = await (await fetch(`${first.apiUrl}/functions/v1/api/health`)).json();
     assertEquals(health.status, "ok");
     assertEquals(health.database.driver, driver);
   });
 
   let adminToken = "";
+  await t.step("the signing key is kept private in the data folder; the JWKS is served", async () => {
+    const file = `${env.CONSULTORIO_LOCAL_DIR}/secrets.json`;
+    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const [key] = JSON.parse(await Deno.readTextFile(file)).signingKeys;
+    assert(typeof key.d === "string", "the private key is kept");
+    const jwks = await (await fetch(`${first.apiUrl}/auth/v1/.well-known/jwks.json`)).json();
+    assertEquals(jwks.keys.map((k: { kid: string }) => k.kid), [key.kid]);
+    assert(!("d" in jwks.keys[0]));
+  });
+
   await t.step("the seed's demo accounts sign in", async () => {
     for (
       const phone of [
@@ -79,7 +95,7 @@ async function exercise(t: Deno.TestContext, env: Record<string, string>, driver
         lastName: "Prueba",
         phone: "+5491100000099",
         email: "persistida@consultorio.dev",
-        password: "persistida-1",
+        password: "guardada-en-disco-1",
       }),
     });
     assertEquals(created.status, 201);
@@ -90,7 +106,7 @@ async function exercise(t: Deno.TestContext, env: Record<string, string>, driver
     try {
       assertMatch(second.output, /Migrations applied now: none/);
       assert(!second.output.includes("seeded now"));
-      assertEquals((await loginStatus(second.apiUrl, "+5491100000099", "persistida-1")).status, 200);
+      assertEquals((await loginStatus(second.apiUrl, "+5491100000099", "guardada-en-disco-1")).status, 200);
       const me = await fetch(`${second.apiUrl}/functions/v1/api/v1/user/me`, {
         headers: { Authorization: `Bearer ${adminToken}` },
       });
@@ -120,3 +136,45 @@ for (const driver of ["pglite", "postgres"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "task start: one per data folder, and a killed one's lock does not block the next [pglite]",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const product = await productEnv("pglite");
+    try {
+      const first = await startProduct(product.env, "direct");
+      await t.step(
+        "a second start on the same folder exits non-zero, naming it; the first serves on",
+        async () => {
+          const second = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "supabase/local/start.ts"],
+            cwd: ROOT,
+            env: { ...product.env, PORT: String(freePort()) },
+            stdout: "piped",
+            stderr: "piped",
+            signal: AbortSignal.timeout(60_000),
+          }).output();
+          assertEquals(second.code, 1);
+          const stderr = new TextDecoder().decode(second.stderr);
+          assertMatch(stderr, /Another `task start` is using \S+ \(process \d+\)/);
+          assert(stderr.includes(product.env.CONSULTORIO_LOCAL_DIR), stderr);
+          assertEquals((await loginStatus(first.apiUrl, "+5491100000002")).status, 200);
+        },
+      );
+      await t.step("after kill -9 of the first, a new start comes up on the same data", async () => {
+        await first.kill();
+        const again = await startProduct(product.env, "direct");
+        try {
+          assertMatch(again.output, /Migrations applied now: none/);
+          assertEquals((await loginStatus(again.apiUrl, "+5491100000002")).status, 200);
+        } finally {
+          await again.stop();
+        }
+      });
+    } finally {
+      await product.cleanUp();
+    }
+  },
+});

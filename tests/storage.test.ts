@@ -3,11 +3,15 @@
  * served by the test stack's gateway at /storage/v1), not a Supabase project.
  * The client is the real @supabase/supabase-js, as a frontend uses it: signed
  * upload URLs, uploads through them, info, signed downloads byte for byte and
- * deletes, in the bucket `consultation-files` of the migrations (10 MiB, its
- * mime types). Storage's answers are RLS on storage.objects as the caller:
- * only the consultation's doctor and patient get anywhere; every attack fails
- * while the same request succeeds for them. Errors have Supabase's shape. The
- * product-side StorageAdapter makes the same round trip. On both drivers.
+ * deletes, in a bucket this test adds (`test-files`: 10 MiB, the mime types of
+ * `consultation-files`) with policies that let a consultation's doctor and
+ * patient read, upload and delete under `{consultationId}/`: these tests are
+ * about the stand-in, so they keep clear of the product buckets' own rules
+ * (tested with the API in consultations.test.ts and chat.test.ts). Storage's
+ * answers are RLS on storage.objects as the caller: only the consultation's
+ * doctor and patient get anywhere; every attack fails while the same request
+ * succeeds for them. Errors have Supabase's shape. The product-side
+ * StorageAdapter makes the same round trip. On both drivers.
  */
 import { createClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
@@ -24,7 +28,7 @@ import {
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/std.ts";
 import { call, createUser, login, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
 
-const BUCKET = "consultation-files";
+const BUCKET = "test-files";
 const MIB = 1024 * 1024;
 
 interface Fixture {
@@ -36,8 +40,31 @@ interface Fixture {
   consultationId: string;
 }
 
+/**
+ * The test bucket, with a member's plain rules: any object under
+ * `{consultationId}/` for its doctor and patient.
+ */
+async function createTestBucket(s: TestStack) {
+  const member = `bucket_id = '${BUCKET}'
+    and (select app.takes_part_in_consultation(app.topic_id('c:' || (storage.foldername(name))[1], 'c')))`;
+  await s.stack.deps.db.queryAsOwner(
+    `insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+     values ($1, $1, false, 10485760,
+             array['application/pdf', 'image/jpeg', 'image/png', 'image/webp', 'text/plain'])`,
+    [BUCKET],
+  );
+  for (
+    const sql of [
+      `create policy "test: members read" on storage.objects for select to authenticated using (${member})`,
+      `create policy "test: members upload" on storage.objects for insert to authenticated with check (${member})`,
+      `create policy "test: members delete" on storage.objects for delete to authenticated using (${member})`,
+    ]
+  ) await s.stack.deps.db.queryAsOwner(sql);
+}
+
 /** A consultation between `doctor` and `patient`, and people who have no part in it. */
 async function fixture(s: TestStack): Promise<Fixture> {
+  await createTestBucket(s);
   const admin = await createUser(s, "admin");
   const doctor = await createUser(s, "doctor");
   const otherDoctor = await createUser(s, "doctor");
@@ -110,7 +137,7 @@ async function forgeToken(s: TestStack, payload: Record<string, unknown>, expSec
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuedAt(now - 3600)
     .setExpirationTime(now + expSecondsFromNow)
-    .sign(new TextEncoder().encode(s.stack.config.jwt.secret));
+    .sign(new TextEncoder().encode(s.stack.tenantKeys.secret));
 }
 
 testBothDrivers("storage (local stand-in): signed upload, upload, download byte for byte", async (t, s) => {
@@ -578,15 +605,20 @@ testBothDrivers("storage (local stand-in): bad input gets Supabase's errors, nev
 });
 
 testBothDrivers(
-  "storage (local stand-in): the product's StorageAdapter, by URL and service_role key",
+  "storage (local stand-in): the product's StorageAdapter, by URL and secret key",
   async (t, s) => {
     const f = await fixture(s);
     const storage = s.stack.deps.storage;
     const path = newPath(f, "adapter.pdf");
     const bytes = pngBytes(2048);
 
-    await t.step("the functions are given the stack's URL and service_role key", () => {
-      assertEquals(s.stack.config.supabase, { url: s.origin, serviceRoleKey: s.stack.serviceRoleKey });
+    await t.step("the functions are given the stack's URL and secret key (SUPABASE_SECRET_KEYS)", () => {
+      assertEquals(s.stack.config.supabase, {
+        url: s.origin,
+        secretKey: s.stack.secretKey,
+        secretKeys: [s.stack.secretKey],
+      });
+      assert(s.stack.secretKey.startsWith("sb_secret_"));
     });
 
     await t.step(
@@ -602,10 +634,12 @@ testBothDrivers(
         });
         assertEquals(await rawJson(put), { status: 200, body: { Key: `${BUCKET}/${path}` } });
 
-        assertEquals(await storage.objectInfo(BUCKET, path), {
+        const info = await storage.objectInfo(BUCKET, path);
+        assertEquals({ size: info?.size, mimeType: info?.mimeType }, {
           size: bytes.length,
           mimeType: "application/pdf",
         });
+        assertMatch(info?.version ?? "", /^[0-9a-f-]{36}$/, "Storage's version of the object");
         assertEquals(await storage.objectInfo(BUCKET, newPath(f, "missing")), undefined);
 
         const downloadUrl = await storage.createSignedDownloadUrl(BUCKET, path, 120);
@@ -647,11 +681,11 @@ testBothDrivers(
       assertEquals(error.code, "NoSuchKey");
     });
 
-    await t.step("without SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, it says so when used", async () => {
+    await t.step("without SUPABASE_URL and a secret key, it says so when used", async () => {
       const unconfigured = createSupabaseStorageAdapter({});
       const error = await assertRejects(() => unconfigured.objectInfo(BUCKET, path));
       assert(error instanceof StorageAdapterError);
-      assertMatch(error.message, /SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY/);
+      assertMatch(error.message, /SUPABASE_URL and SUPABASE_SECRET_KEY \(or SUPABASE_SERVICE_ROLE_KEY\)/);
     });
   },
 );

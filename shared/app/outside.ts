@@ -11,7 +11,7 @@
 import type { Context } from "hono";
 import { VideoNotFoundError } from "../adapters/livekit/livekit.ts";
 import type { ChatModel } from "../adapters/openai/openai.ts";
-import { StorageAdapterError } from "../adapters/storage/storage.ts";
+import { StorageAdapterError, StorageObjectMissing } from "../adapters/storage/storage.ts";
 import { describeError } from "./logger.ts";
 import { ApiError, notFound } from "./problem.ts";
 import type { AppBindings, Deps } from "./types.ts";
@@ -73,7 +73,7 @@ function breakerOf(deps: Deps, service: OutsideService): Breaker {
 
 /** The service answered (a missing room, a refused upload): it is alive. */
 function answered(error: unknown): boolean {
-  return error instanceof VideoNotFoundError ||
+  return error instanceof VideoNotFoundError || error instanceof StorageObjectMissing ||
     (error instanceof StorageAdapterError && error.status !== undefined && error.status < 500);
 }
 
@@ -137,8 +137,9 @@ export function guardedModel(deps: Deps): ChatModel {
 
 /**
  * A handler's call to an outside service: `guarded`, with its failures as
- * the API answers them: 503 SRV_002 with Retry-After, or 404 `missing` when
- * LiveKit does not know the room or participant. Logged without the caller's data.
+ * the API answers them: 503 SRV_002 with Retry-After, or, with `missing`, 404
+ * RES_001 for what the service does not have (a Storage object, a LiveKit
+ * room or participant). Logged without the caller's data.
  */
 export async function outside<T>(
   c: Context<AppBindings>,
@@ -151,7 +152,11 @@ export async function outside<T>(
     return await guarded(c.var.deps, service, fn);
   } catch (error) {
     if (error instanceof ApiError) throw error;
-    if (error instanceof VideoNotFoundError && missing) throw notFound(missing);
+    if (
+      missing !== undefined && (error instanceof StorageObjectMissing || error instanceof VideoNotFoundError)
+    ) {
+      throw notFound(missing);
+    }
     throw unavailable(c, service, what, error);
   }
 }

@@ -33,6 +33,8 @@ const CONSTRAINT_FIELDS: Record<string, string> = {
   doctor_weekly_hours_no_overlap: "weeklyHours",
   doctor_weekly_hours_ends_after_start: "weeklyHours",
   prescription_medications_quantity_check: "prescription.medications",
+  consultation_files_filename_control_check: "filename",
+  chat_files_filename_control_check: "filename",
 };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

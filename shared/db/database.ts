@@ -73,7 +73,25 @@ export interface Database {
 }
 
 // The claims travel as text: postgres.js would JSON-encode a string sent as jsonb a second time.
-export const START_REQUEST_SQL = "select private.start_request($1::text::jsonb)";
+export const START_REQUEST_SQL = "select private.start_request($1::text::jsonb, $2::text)";
+
+/**
+ * The `kid` of the key that signed a caller's token (absent: the HS256
+ * secret). It is in the token's header, not its claims, so it travels beside
+ * them: the session row is bound to it (private.start_request).
+ */
+const signingKeyIds = new WeakMap<Claims, string>();
+
+/** Records which key signed the token these verified claims came from. */
+export function bindSigningKey<T extends Claims>(claims: T, kid: string | undefined): T {
+  if (kid) signingKeyIds.set(claims, kid);
+  return claims;
+}
+
+/** The parameters of START_REQUEST_SQL for these claims. */
+export function startRequestParams(claims: Claims): [string, string | null] {
+  return [JSON.stringify(claims), signingKeyIds.get(claims) ?? null];
+}
 export const AS_SERVICE_SQL = "set local role service_role";
 export const AS_ROLE_SQL =
   "select set_config('request.jwt.claims', $2::text, true), set_config('role', $1::text, true)";

@@ -10,6 +10,7 @@ import {
   type Queryable,
   type Row,
   START_REQUEST_SQL,
+  startRequestParams,
 } from "./database.ts";
 
 export interface PostgresOptions {
@@ -166,14 +167,14 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   return {
     driver: "postgres",
 
-    asCaller: (claims, fn) => transaction([[START_REQUEST_SQL, [JSON.stringify(claims)]]], fn),
+    asCaller: (claims, fn) => transaction([[START_REQUEST_SQL, startRequestParams(claims)]], fn),
 
     async queryAsCaller<T = Row>(claims: Claims, text: string, params: readonly unknown[] = []) {
       const { send, done } = await pinned();
       try {
         const results = await Promise.allSettled([
           send("begin"),
-          send(START_REQUEST_SQL, [JSON.stringify(claims)]),
+          send(START_REQUEST_SQL, startRequestParams(claims)),
           send(text, params),
           send("commit"),
         ]);

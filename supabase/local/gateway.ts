@@ -5,8 +5,13 @@
  * /realtime/v1; the LiveKit stand-in at /twirp/* (where LiveKit serves its
  * server API, so LIVEKIT_URL can be the gateway's address); the OpenAI
  * stand-in at /openai/v1/* (OPENAI_BASE_URL) and the Twilio stand-in at
- * /2010-04-01/* (TWILIO_API_URL, when a test selects it).
+ * /2010-04-01/* (TWILIO_API_URL, when a test selects it). The project's
+ * JWKS is served where Supabase Auth serves it, and publishable and secret
+ * API keys are swapped for JWTs on the way to Storage and Realtime
+ * (api-keys.ts), as the platform's gateway does.
  */
+import type { JWK } from "jose";
+import type { ApiKeyExchange } from "./api-keys.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -22,7 +27,13 @@ export interface GatewayOptions {
   openai?: FetchHandler;
   /** The Twilio stand-in's Messages API, reached at /2010-04-01/*. */
   twilio?: FetchHandler;
+  /** The project's JWKS (public keys only), at /auth/v1/.well-known/jwks.json. */
+  jwks?: { keys: JWK[] };
+  /** Publishable and secret keys, exchanged for JWTs before Storage and Realtime see them. */
+  apiKeys?: ApiKeyExchange;
 }
+
+const JWKS_PATHS = new Set(["/auth/v1/.well-known/jwks.json", "/auth/v1/jwks"]);
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -45,8 +56,23 @@ export function createGateway(options: GatewayOptions) {
         new Request(url, { method: request.method, headers, body: request.body }),
       );
     }
-    if (url.pathname.startsWith("/storage/v1/") && options.storage) return options.storage(request);
-    if (url.pathname.startsWith("/realtime/v1/") && options.realtime) return options.realtime(request);
+    if (JWKS_PATHS.has(url.pathname) && options.jwks && request.method === "GET") {
+      return new Response(JSON.stringify(options.jwks), {
+        headers: {
+          "Content-Type": "application/json",
+          "Cache-Control": "public, max-age=600",
+          "Access-Control-Allow-Origin": "*",
+        },
+      });
+    }
+    if (url.pathname.startsWith("/storage/v1/") && options.storage) {
+      return withApiKey(request, options.apiKeys, options.storage);
+    }
+    if (url.pathname.startsWith("/realtime/v1/") && options.realtime) {
+      // The socket's upgrade needs the original request: Realtime exchanges its key itself.
+      if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return options.realtime(request);
+      return withApiKey(request, options.apiKeys, options.realtime);
+    }
     if (url.pathname.startsWith("/twirp/") && options.livekit) return options.livekit(request);
     if (url.pathname.startsWith("/openai/v1/") && options.openai) return options.openai(request);
     if (url.pathname.startsWith("/2010-04-01/") && options.twilio) return options.twilio(request);
@@ -59,4 +85,13 @@ export function createGateway(options: GatewayOptions) {
     }
     return json(404, { code: "NOT_FOUND", message: "Route not found" });
   };
+}
+
+async function withApiKey(
+  request: Request,
+  apiKeys: ApiKeyExchange | undefined,
+  service: FetchHandler,
+): Promise<Response> {
+  const forwarded = apiKeys ? await apiKeys.forward(request) : request;
+  return forwarded instanceof Response ? forwarded : await service(forwarded);
 }

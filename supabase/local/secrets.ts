@@ -1,38 +1,54 @@
 /**
  * Safe development secrets for the local stack: generated on the first
- * start, kept in the data folder so tokens survive a restart, never used
- * when the environment gives its own.
+ * start, kept in the data folder (mode 0600) so tokens survive a restart,
+ * never used when the environment gives its own. A data folder from an
+ * earlier version gets what it lacks and keeps what it has.
  */
+import { generateSigningKey, type PrivateJwk } from "../../shared/auth/jwt.ts";
 import { encodeBase64Url } from "./base64.ts";
 
 export interface LocalSecrets {
+  /** The project's legacy JWT secret (HS256): Storage's signed URLs, and the HS256 mode. */
   jwtSecret: string;
   /** LIVEKIT_API_SECRET of the local stack (key `devkey`). */
   livekitApiSecret: string;
+  /** The project's JWT signing keys (private JWKs; the first signs), ES256. */
+  signingKeys: PrivateJwk[];
+  /** The project's API keys, in Supabase's format. */
+  publishableKey: string;
+  secretKey: string;
 }
 
 export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets & { created: boolean }> {
   const file = `${dataDir}/secrets.json`;
+  let saved: Partial<LocalSecrets> = {};
   try {
-    const saved = JSON.parse(await Deno.readTextFile(file)) as Partial<LocalSecrets>;
-    if (typeof saved.jwtSecret === "string" && saved.jwtSecret.length >= 32) {
-      if (typeof saved.livekitApiSecret === "string" && saved.livekitApiSecret.length >= 32) {
-        return { ...saved as LocalSecrets, created: false };
-      }
-      // A data folder from before video: add its secret, keep the JWT secret.
-      const upgraded = { jwtSecret: saved.jwtSecret, livekitApiSecret: randomSecret() };
-      await Deno.writeTextFile(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
-      return { ...upgraded, created: false };
-    }
+    saved = JSON.parse(await Deno.readTextFile(file)) as Partial<LocalSecrets>;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const secrets: LocalSecrets = { jwtSecret: randomSecret(), livekitApiSecret: randomSecret() };
-  await Deno.mkdir(dataDir, { recursive: true });
-  await Deno.writeTextFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return { ...secrets, created: true };
+  const secrets: LocalSecrets = {
+    jwtSecret: long(saved.jwtSecret) ?? randomSecret(),
+    livekitApiSecret: long(saved.livekitApiSecret) ?? randomSecret(),
+    signingKeys: Array.isArray(saved.signingKeys) && saved.signingKeys.length
+      ? saved.signingKeys
+      : [await generateSigningKey()],
+    publishableKey: saved.publishableKey?.startsWith("sb_publishable_")
+      ? saved.publishableKey
+      : `sb_publishable_${randomSecret(16)}`,
+    secretKey: saved.secretKey?.startsWith("sb_secret_") ? saved.secretKey : `sb_secret_${randomSecret(16)}`,
+  };
+  const changed = JSON.stringify(secrets) !== JSON.stringify({ ...saved });
+  if (changed) {
+    await Deno.mkdir(dataDir, { recursive: true });
+    await Deno.writeTextFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    await Deno.chmod(file, 0o600).catch(() => {});
+  }
+  return { ...secrets, created: !saved.jwtSecret };
 }
 
-function randomSecret(): string {
-  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(48)));
+const long = (value: unknown) => typeof value === "string" && value.length >= 32 ? value : undefined;
+
+function randomSecret(bytes = 48): string {
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
 }

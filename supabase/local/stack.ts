@@ -6,12 +6,15 @@
  */
 import type { Deps } from "../../shared/app/types.ts";
 import { type ApiApp, createApiApp } from "../../shared/api.ts";
-import { issueApiKey } from "../../shared/auth/jwt.ts";
+import { issueApiKey, jwksOf } from "../../shared/auth/jwt.ts";
 import { type Config, loadConfig } from "../../shared/config.ts";
 import { createDeps } from "../../shared/deps.ts";
 import { createGateway } from "./gateway.ts";
+import { createPGliteDatabase } from "./pglite.ts";
 import { prepareDatabase, type PrepareResult } from "./migrate.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
+import { createApiKeyExchange, SOCKET_TOKEN_SECONDS } from "./api-keys.ts";
+import type { TenantKeys } from "./tenant-keys.ts";
 import { createRealtimeServer, type RealtimeOptions, type RealtimeServer } from "./realtime/server.ts";
 import { createStorageApi } from "./storage/api.ts";
 import { createLiveKitStandIn, type LiveKitStandIn } from "./livekit/server.ts";
@@ -40,15 +43,21 @@ export interface StackOptions {
    */
   publicUrl?: string;
   /** Realtime's limits and timeouts, where the defaults do not suit (tests). */
-  realtime?: Partial<Omit<RealtimeOptions, "db" | "jwtSecret">>;
+  realtime?: Partial<Omit<RealtimeOptions, "db" | "tenantKeys" | "exchangeApiKey">>;
 }
 
 export interface Stack {
   config: Config;
   deps: Deps;
   prepared: PrepareResult;
+  /** The legacy API keys (JWTs of role anon and service_role, signed with the current key). */
   anonKey: string;
   serviceRoleKey: string;
+  /** The project's API keys, as `supabase start` prints them. */
+  publishableKey: string;
+  secretKey: string;
+  /** What Storage and Realtime verify tokens with: the legacy secret and the served JWKS. */
+  tenantKeys: TenantKeys;
   api: ApiApp;
   realtime: RealtimeServer;
   handler: ReturnType<typeof createGateway>;
@@ -63,7 +72,13 @@ export interface Stack {
 
 export async function createStack(options: StackOptions): Promise<Stack> {
   const env = { ...(options.env ?? Deno.env.toObject()) };
-  if (!env.JWT_SECRET) env.JWT_SECRET = (await loadOrCreateSecrets(options.dataDir)).jwtSecret;
+  const local = await loadOrCreateSecrets(options.dataDir);
+  // Signing: the environment's key set or legacy secret, else the local
+  // project's ES256 key (asymmetric, as a Supabase project is today). The
+  // legacy secret stays the project's either way: Storage signs its URLs
+  // with it, and Realtime and Storage accept HS256 tokens signed by it.
+  if (!env.JWT_SIGNING_KEYS && !env.JWT_SECRET) env.JWT_SIGNING_KEYS = JSON.stringify(local.signingKeys);
+  const legacySecret = env.JWT_SECRET ?? local.jwtSecret;
   // LiveKit: unless the environment names a server, the local stand-in
   // (supabase/local/livekit/), served by the gateway at /twirp/*: LIVEKIT_URL
   // is the gateway's own address (the SDK turns ws:// into http:// for its
@@ -71,9 +86,7 @@ export async function createStack(options: StackOptions): Promise<Stack> {
   const livekitStandIn = !env.LIVEKIT_URL;
   env.LIVEKIT_URL ??= options.publicUrl ? options.publicUrl.replace(/^http/, "ws") : "ws://127.0.0.1:7880";
   env.LIVEKIT_API_KEY ??= "devkey";
-  if (!env.LIVEKIT_API_SECRET) {
-    env.LIVEKIT_API_SECRET = (await loadOrCreateSecrets(options.dataDir)).livekitApiSecret;
-  }
+  env.LIVEKIT_API_SECRET ||= local.livekitApiSecret;
   env.WHATSAPP_SENDER ??= "console";
   // WhatsApp's webhook: the URL Twilio would call, through this gateway, and a
   // local auth token to sign it with. The assistant's model: the OpenAI
@@ -85,32 +98,47 @@ export async function createStack(options: StackOptions): Promise<Stack> {
     env.OPENAI_BASE_URL = `${options.publicUrl ?? "http://127.0.0.1:54321"}/openai/v1`;
     env.OPENAI_API_KEY = "local-stand-in";
   }
-  if (!env.DATABASE_URL && !env.SUPABASE_DB_URL && !options.inMemory) {
-    env.PGLITE_DATA_DIR ??= `${options.dataDir}/pgdata`;
-  }
 
-  const secret = loadConfig(env).jwt.secret;
-  const serviceRoleKey = await issueApiKey("service_role", secret);
+  const jwt = loadConfig(env).jwt;
+  const serviceRoleKey = await issueApiKey("service_role", jwt);
+  const anonKey = await issueApiKey("anon", jwt);
+  // What Supabase gives its functions: the URL, the new keys (JSON objects
+  // of named keys) and the legacy ones.
   if (options.publicUrl && !env.SUPABASE_URL) {
     env.SUPABASE_URL = options.publicUrl;
     env.SUPABASE_SERVICE_ROLE_KEY = serviceRoleKey;
+    env.SUPABASE_ANON_KEY = anonKey;
+    env.SUPABASE_PUBLISHABLE_KEYS = JSON.stringify({ default: local.publishableKey });
+    env.SUPABASE_SECRET_KEYS = JSON.stringify({ default: local.secretKey });
   }
 
   const config = loadConfig(env);
-  const deps = await createDeps(config, options.overrides);
+  // Without a URL, the embedded PGlite: the stack opens it and hands it in,
+  // so that no function imports it (a deployed one refuses to start instead).
+  const embedded = config.database.url || options.overrides?.db
+    ? undefined
+    : await createPGliteDatabase(options.inMemory ? undefined : `${options.dataDir}/pgdata`);
+  const deps = await createDeps(config, { ...options.overrides, ...(embedded ? { db: embedded } : {}) });
   try {
     const prepared = await prepareDatabase(deps.db, { seed: options.seed ?? true });
     const api = createApiApp(deps);
+    const jwks = jwksOf(config.jwt);
+    const tenantKeys: TenantKeys = { secret: legacySecret, jwks };
+    const apiKeys = createApiKeyExchange(
+      { publishable: local.publishableKey, secret: local.secretKey },
+      config.jwt,
+    );
     const storage = await createStorageApi({
       db: deps.db,
-      jwtSecret: config.jwt.secret,
+      tenantKeys,
       dataDir: options.dataDir,
       logger: deps.logger,
     });
     // The contract's presence TTL is 30 s: a silent client leaves after it.
     const realtime = createRealtimeServer({
       db: deps.db,
-      jwtSecret: config.jwt.secret,
+      tenantKeys,
+      exchangeApiKey: (key) => apiKeys.exchange(key, SOCKET_TOKEN_SECONDS),
       logger: deps.logger.child({ service: "realtime" }),
       heartbeatTimeoutMs: 30_000,
       ...options.realtime,
@@ -149,13 +177,18 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       livekit: livekit?.handle,
       openai: openai?.handle,
       twilio: twilio?.handle,
+      jwks,
+      apiKeys,
     });
     return {
       config,
       deps,
       prepared,
-      anonKey: await issueApiKey("anon", config.jwt.secret),
+      anonKey,
       serviceRoleKey,
+      publishableKey: local.publishableKey,
+      secretKey: local.secretKey,
+      tenantKeys,
       api,
       realtime,
       handler,

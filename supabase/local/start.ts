@@ -5,12 +5,23 @@
  */
 import { ConfigError } from "../../shared/config.ts";
 import { createStack, type Stack } from "./stack.ts";
+import { DataDirLockedError, lockDataDir } from "./data-lock.ts";
 
 const started = performance.now();
 const root = new URL("../../", import.meta.url).pathname;
 const dataDir = Deno.env.get("CONSULTORIO_LOCAL_DIR") ?? `${root}.local`;
 const port = Number(Deno.env.get("PORT") ?? 54321);
 const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
+
+// Before anything opens the folder: a second start on it stops here.
+let dataLock: Deno.FsFile;
+try {
+  dataLock = await lockDataDir(dataDir);
+} catch (error) {
+  if (!(error instanceof DataDirLockedError)) throw error;
+  console.error(error.message);
+  Deno.exit(1);
+}
 
 // Listen first, so that the stack knows its own URL (the functions get it as
 // SUPABASE_URL); until the stack is ready the gateway answers 503.
@@ -34,6 +45,12 @@ try {
 }
 ready.gateway = stack.handler;
 const { config, prepared } = stack;
+const current = config.jwt.signingKeys[0];
+const signing = current
+  ? `${current.alg} kid ${current.kid}${
+    Deno.env.get("JWT_SIGNING_KEYS") ? "" : ` (private JWK in ${dataDir}/secrets.json)`
+  }${config.jwt.signingKeys.length > 1 ? `, +${config.jwt.signingKeys.length - 1} standby/previous` : ""}`
+  : `HS256, legacy JWT secret ${config.jwt.secret}`;
 
 console.log(`
 Consultorio local stack is running (stand-in for a Supabase project).
@@ -48,7 +65,10 @@ Consultorio local stack is running (stand-in for a Supabase project).
   stack.openai ? " (local stand-in)" : ""
 }
 WhatsApp webhook: ${config.twilioWebhook.url ?? `${apiUrl}/functions/v1/whatsapp-webhook`}
-      JWT secret: ${config.jwt.secret}
+     Signing key: ${signing}
+        JWKS URL: ${apiUrl}/auth/v1/.well-known/jwks.json
+ Publishable key: ${stack.publishableKey}
+      Secret key: ${stack.secretKey}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}
 
@@ -68,7 +88,7 @@ const remindersTimer = setInterval(() => {
   Promise.resolve(stack.handler(
     new Request(`${apiUrl}/functions/v1/reminders`, {
       method: "POST",
-      headers: { Authorization: `Bearer ${stack.serviceRoleKey}` },
+      headers: { apikey: stack.secretKey },
     }),
   )).then((res) => res.body?.cancel()).catch((error) => console.error("reminders failed:", error.name));
 }, REMINDERS_EVERY_MS);
@@ -77,6 +97,7 @@ const stop = async () => {
   clearInterval(remindersTimer);
   await server.shutdown();
   await stack.close();
+  dataLock.close();
   Deno.exit(0);
 };
 Deno.addSignalListener("SIGINT", stop);

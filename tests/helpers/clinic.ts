@@ -1,7 +1,7 @@
 /** Fixtures of the clinical core, created through the API as a clinic would. */
-import { call, login, type TestStack, type TestUser, uniquePhone } from "./stack.ts";
+import { call, createUser, login, type TestStack, type TestUser, uniquePhone } from "./stack.ts";
 
-export const PATIENT_PASSWORD = "paciente-clave-1";
+export const PATIENT_PASSWORD = "tortuga-azul-del-rio-1";
 
 export interface TestPatient {
   id: string;
@@ -143,4 +143,24 @@ export async function startLiveConsultation(
   );
   expect(await call(s, "POST", `/v1/consultations/${id}/start`, { token: doctor.token }), 200, "start");
   return { id, patient };
+}
+
+/** A doctor, their patient with an appointment in 3 days, its consultation (inserted as owner), an admin. */
+export async function insertedConsultation(s: TestStack) {
+  const admin = await createUser(s, "admin");
+  const doctor = await createUser(s, "doctor");
+  const patient = await registerPatient(s, admin, "Pablo");
+  const booked = await book(s, admin.token, {
+    patientId: patient.id,
+    doctorId: doctor.id,
+    specialtyId: await specialtyOf(s, doctor),
+    start: at(3, 10),
+    end: at(3, 10, 30),
+  });
+  if (booked.status !== 201) throw new Error(`book: ${booked.status} ${JSON.stringify(booked.body)}`);
+  const [row] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+    `insert into public.consultations (appointment_id, doctor_id, patient_id) values ($1, $2, $3) returning id`,
+    [booked.body.data.id, doctor.id, patient.id],
+  );
+  return { id: row.id, admin, doctor, patient };
 }

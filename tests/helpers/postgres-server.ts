@@ -7,9 +7,14 @@
 import postgres from "postgres";
 import { createPostgresDatabase } from "../../shared/db/postgres.ts";
 import { prepareDatabase } from "../../supabase/local/migrate.ts";
+import { maintainMessagePartitions } from "../../supabase/local/realtime/partitions.ts";
 
 export interface PostgresServer {
-  /** URL of the `postgres` database, as the superuser. */
+  /**
+   * URL of the `postgres` database, as the superuser. As on Supabase the
+   * superuser is `supabase_admin`, so that the bootstrap can make the role
+   * `postgres`, which the migrations run as, an ordinary one.
+   */
   url: string;
   port: number;
   /** Stops the server (fast shutdown: open transactions are aborted), keeping its data. */
@@ -18,6 +23,8 @@ export interface PostgresServer {
   resume(): Promise<void>;
   stop(): Promise<void>;
 }
+
+const SUPERUSER = "supabase_admin";
 
 function findBinary(name: string): string {
   const candidates = [...(Deno.env.get("PATH") ?? "").split(":").map((dir) => `${dir}/${name}`)];
@@ -68,7 +75,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   if (Deno.uid() === 0) await new Deno.Command("chown", { args: ["-R", "postgres", dir] }).output();
   const data = `${dir}/data`;
   const port = freePort();
-  await run(initdb, ["-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"]);
+  await run(initdb, ["-D", data, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-sync"]);
   const start = () =>
     run(pgCtl, [
       "-D",
@@ -82,7 +89,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     ]);
   await start();
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`,
     port,
     halt: () => run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]),
     resume: start,
@@ -106,6 +113,8 @@ export async function prepareTemplate(adminUrl: string, name: string) {
   templateUrl.pathname = `/${name}`;
   const db = createPostgresDatabase({ url: templateUrl.toString(), poolSize: 1 });
   await prepareDatabase(db, { seed: false });
+  // As Realtime does when it first connects to a project: the copies' realtime.send works without the stand-in.
+  await maintainMessagePartitions(db);
   await db.close();
 }
 
@@ -118,4 +127,28 @@ export async function prepareTestStacks(adminUrl: string, name: string) {
   await prepareTemplate(adminUrl, name);
   Deno.env.set("TEST_PG_URL", adminUrl);
   Deno.env.set("TEST_PG_TEMPLATE", name);
+}
+
+/**
+ * A new database `t_<uuid>` on the server of `adminUrl` (empty, or a copy of
+ * `template`): its URL, and drop() to remove it with its connections.
+ */
+export async function createScratchDatabase(
+  adminUrl: string,
+  template?: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}${template ? ` template ${template}` : ""}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
 }

@@ -18,6 +18,8 @@ export function freePort(): number {
 export interface Started {
   output: string;
   apiUrl: string;
+  /** The process's id (with "direct", the product itself; with "task", `deno task`). */
+  pid: number;
   /** Ctrl+C: a clean stop. */
   stop(): Promise<void>;
   /** SIGKILL: no clean-up of any kind (started "direct" only). */
@@ -60,7 +62,7 @@ export async function startProduct(
     })();
     await Promise.all([child.status, drain, stderr]);
   };
-  return { output, apiUrl, stop: () => end("SIGTERM"), kill: () => end("SIGKILL") };
+  return { output, apiUrl, pid: child.pid, stop: () => end("SIGTERM"), kill: () => end("SIGKILL") };
 }
 
 /**

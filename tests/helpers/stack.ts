@@ -6,6 +6,8 @@
  * WhatsAppSender interface, the same seam the console sender uses).
  */
 import postgres from "postgres";
+import { SignJWT } from "jose";
+import { signWithCurrentKey } from "../../shared/auth/jwt.ts";
 import { createLogger } from "../../shared/app/logger.ts";
 import type { WhatsAppMessage, WhatsAppSender } from "../../shared/adapters/whatsapp/sender.ts";
 import { RATE_LIMITS, type RateLimits } from "../../shared/auth/rate-limits.ts";
@@ -41,6 +43,14 @@ export const RELAXED_LIMITS: RateLimits = Object.fromEntries(
   Object.entries(RATE_LIMITS).map(([k, v]) => [k, { ...v, max: 10_000 }]),
 ) as unknown as RateLimits;
 
+/** The limits of the costly endpoints (shared/config.ts), as high: set one in `env` to test it. */
+export const RELAXED_COST_LIMITS: Record<string, string> = {
+  OPENAI_USER_RATE_LIMIT: "10000/60",
+  OPENAI_DAILY_BUDGET: "1000000",
+  WHATSAPP_SEND_USER_RATE_LIMIT: "10000/60",
+  WHATSAPP_SEND_RECIPIENT_RATE_LIMIT: "10000/60",
+};
+
 export interface StartOptions {
   seed?: boolean;
   rateLimits?: RateLimits;
@@ -68,9 +78,12 @@ export const TEST_TWILIO = {
 
 export async function startTestStack(driver: Driver, options: StartOptions = {}): Promise<TestStack> {
   const dataDir = await Deno.makeTempDir({ prefix: "consultorio-test-" });
+  // No JWT_SECRET nor JWT_SIGNING_KEYS: the stack signs with an ES256 key of
+  // its own, as a Supabase project with signing keys does; a test of the
+  // legacy HS256 mode gives JWT_SECRET in `env`.
   const env: Record<string, string> = {
-    JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
     WHATSAPP_SENDER: "console",
+    ...RELAXED_COST_LIMITS,
     ...options.env,
   };
   let dropDatabase = async () => {};
@@ -247,6 +260,19 @@ export async function createUser(
   return { id: user.id, role, phone, email, token };
 }
 
+/**
+ * A JWT with these claims signed with the project's current key (the
+ * signing key, or the secret in the HS256 mode), as whoever held it could
+ * sign one; `exp` and `iat` as given, or an hour from now.
+ */
+export async function signAsProject(s: TestStack, claims: Record<string, unknown>): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return await signWithCurrentKey(
+    s.stack.config.jwt,
+    new SignJWT({ iat: now, exp: now + 3600, ...claims }),
+  );
+}
+
 export async function login(s: TestStack, phone: string, password: string): Promise<string> {
   const res = await fetch(s.api("/v1/auth/login"), {
     method: "POST",
@@ -257,6 +283,16 @@ export async function login(s: TestStack, phone: string, password: string): Prom
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(body)}`);
   recordSensitive(phone, password, body.data.accessToken);
   return body.data.accessToken;
+}
+
+/** A platform token for Realtime and Storage (POST /v1/auth/realtime-token) from the session of `token`. */
+export async function realtimeToken(s: TestStack, token: string): Promise<string> {
+  const res = await call(s, "POST", "/v1/auth/realtime-token", { token });
+  if (res.status !== 200) {
+    throw new Error(`realtime-token refused: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  recordSensitive(res.body.data.token);
+  return res.body.data.token;
 }
 
 // ---------------------------------------------------------------------------

@@ -12,6 +12,8 @@ export interface SignedUpload {
 export interface ObjectInfo {
   size: number;
   mimeType: string;
+  /** Storage's version of the object (`storage.objects.version`): a new upload is a new version. */
+  version?: string;
 }
 
 export interface StorageAdapter {
@@ -19,8 +21,19 @@ export interface StorageAdapter {
   createSignedUploadUrl(bucket: string, path: string): Promise<SignedUpload>;
   /** The stored object's size and type, or undefined if there is none. */
   objectInfo(bucket: string, path: string): Promise<ObjectInfo | undefined>;
-  /** An absolute URL that downloads `path` for `expiresInSeconds`. */
-  createSignedDownloadUrl(bucket: string, path: string, expiresInSeconds: number): Promise<string>;
+  /** The object's first `maxBytes` bytes (all of a smaller one), or undefined if there is none. */
+  readStart(bucket: string, path: string, maxBytes: number): Promise<Uint8Array | undefined>;
+  /**
+   * An absolute URL that downloads `path` for `expiresInSeconds`; with
+   * `attachmentName`, served as `Content-Disposition: attachment` under that
+   * name. StorageObjectMissing if there is no such object.
+   */
+  createSignedDownloadUrl(
+    bucket: string,
+    path: string,
+    expiresInSeconds: number,
+    options?: { attachmentName?: string },
+  ): Promise<string>;
   /** Deletes the objects (missing ones are ignored). */
   remove(bucket: string, paths: string[]): Promise<void>;
 }
@@ -32,4 +45,9 @@ export class StorageAdapterError extends Error {
   constructor(message: string, readonly status?: number, readonly code?: string) {
     super(message);
   }
+}
+
+/** Storage has no such object (Supabase's NoSuchKey): the caller's 404, not an outage. */
+export class StorageObjectMissing extends StorageAdapterError {
+  override name = "StorageObjectMissing";
 }

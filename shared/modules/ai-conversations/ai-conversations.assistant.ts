@@ -9,6 +9,7 @@ import type { ChatMessage, ChatModel } from "../../adapters/openai/openai.ts";
 import type { Logger } from "../../app/logger.ts";
 import { isPgError } from "../../app/pg-errors.ts";
 import type { Claims, Database } from "../../db/database.ts";
+import { ModelBudgetExceededError } from "../openai/openai.privileged.ts";
 import {
   applyPendingAction,
   type PendingAction,
@@ -44,6 +45,14 @@ const SUMMARY_PROMPT =
 /** The model's failure, after its own retries: the doctor gets an apology. */
 export class AssistantUnavailableError extends Error {
   override name = "AssistantUnavailableError";
+}
+
+/** The clinic's daily budget of model calls is spent: nothing was sent to the model. */
+export class AssistantBudgetExceededError extends AssistantUnavailableError {
+  override name = "AssistantBudgetExceededError";
+  constructor(readonly retryAfterSeconds: number, options?: ErrorOptions) {
+    super("The clinic's daily budget of model calls is spent", options);
+  }
 }
 
 export interface AssistantContext {
@@ -160,6 +169,9 @@ async function complete(ctx: AssistantContext, messages: ChatMessage[], withTool
   try {
     return await ctx.model.complete(messages, withTools ? TOOLS : undefined);
   } catch (error) {
+    if (error instanceof ModelBudgetExceededError) {
+      throw new AssistantBudgetExceededError(error.retryAfterSeconds, { cause: error });
+    }
     throw new AssistantUnavailableError("The model did not answer", { cause: error });
   }
 }

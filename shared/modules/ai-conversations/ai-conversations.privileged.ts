@@ -115,9 +115,9 @@ export async function openAssistantSession(
   const exp = iat + ASSISTANT_SESSION_MINUTES * 60;
   await db.asService((tx) =>
     tx.query(
-      `insert into private.sessions (jti, user_id, expires_at, purpose)
-       values ($1, $2, to_timestamp($3), 'assistant_run')`,
-      [jti, user.userId, exp],
+      `insert into private.sessions (jti, user_id, expires_at, purpose, user_role)
+       values ($1, $2, to_timestamp($3), 'assistant_run', $4)`,
+      [jti, user.userId, exp, user.role],
     )
   );
   return {

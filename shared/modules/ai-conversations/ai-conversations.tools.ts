@@ -74,7 +74,8 @@ interface AppointmentRow {
   patientName: string;
 }
 
-const APPOINTMENT_COLUMNS = `a.id, a.status, a.reason, a.patient_id as "patientId",
+const APPOINTMENT_COLUMNS =
+  `a.id, a.status, app.appointment_reason(a.id) as reason, a.patient_id as "patientId",
   to_char(a.starts_at at time zone app.clinic_time_zone(), 'YYYY-MM-DD HH24:MI') as "startsAt",
   u.name || ' ' || u.last_name as "patientName"`;
 

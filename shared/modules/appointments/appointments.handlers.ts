@@ -10,6 +10,7 @@ import {
   type AppointmentRow,
   listQuery,
   toAppointment,
+  withReasons,
 } from "./appointments.queries.ts";
 import type {
   ByPatientRoute,
@@ -24,7 +25,7 @@ const APPOINTMENT_NOT_FOUND = "Cita no encontrada";
 
 async function readAppointment(tx: Queryable, id: string) {
   const [row] = await tx.query<AppointmentRow>(
-    `select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM} where a.id = $1`,
+    withReasons(`select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM} where a.id = $1`),
     [
       id,
     ],
@@ -98,12 +99,13 @@ export const update: AppRouteHandler<UpdateRoute> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
   const appointment = await c.var.db.transaction(async (tx) => {
+    // The reason is set only when given: `coalesce($5, reason)` would read it, which an admin may not.
     const updated = await tx.query(
       `update public.appointments set
          starts_at = coalesce($2::text::timestamptz, starts_at),
          ends_at = coalesce($3::text::timestamptz, ends_at),
-         status = coalesce($4::text::public.appointment_status, status),
-         reason = coalesce($5, reason)
+         status = coalesce($4::text::public.appointment_status, status)
+         ${body.reason === undefined ? "" : ", reason = $5"}
        where id = $1
        returning id`,
       [
@@ -111,7 +113,7 @@ export const update: AppRouteHandler<UpdateRoute> = async (c) => {
         body.startAppointment ?? null,
         body.endAppointment ?? null,
         body.status ?? null,
-        body.reason ?? null,
+        ...(body.reason === undefined ? [] : [body.reason]),
       ],
     );
     if (!updated.length) throw notFound(APPOINTMENT_NOT_FOUND);

@@ -2,7 +2,7 @@
 import { iso } from "../../app/fields.ts";
 
 export const APPOINTMENT_COLUMNS = `
-  a.id, a.patient_id, a.doctor_id, a.specialty_id, a.reason, a.starts_at, a.ends_at, a.status,
+  a.id, a.patient_id, a.doctor_id, a.specialty_id, a.starts_at, a.ends_at, a.status,
   a.created_at, a.updated_at, a.starts_at::text as cursor_created_at,
   pu.name as patient_name, pu.last_name as patient_last_name,
   du.name as doctor_name, du.last_name as doctor_last_name, du.specialty as doctor_specialty`;
@@ -12,12 +12,24 @@ export const APPOINTMENT_FROM = `
   left join public.users pu on pu.id = a.patient_id
   left join app.doctor_directory() du on du.id = a.doctor_id`;
 
+/**
+ * Adds each row's reason: clinical text, which the database answers to the
+ * appointment's patient and doctor only (null to an admin), in one call for
+ * the whole page rather than one per row.
+ */
+export function withReasons(pageSql: string): string {
+  return `with page as materialized (${pageSql})
+    select page.*, r.reason from page
+      left join app.appointment_reasons(array(select id from page)) r on r.id = page.id
+     order by page.starts_at, page.id`;
+}
+
 export interface AppointmentRow {
   id: string;
   patient_id: string;
   doctor_id: string;
   specialty_id: string;
-  reason: string;
+  reason: string | null;
   starts_at: Date | string;
   ends_at: Date | string;
   status: "PENDING" | "CONFIRMED" | "CANCELLED" | "COMPLETED";
@@ -87,9 +99,9 @@ export function listQuery(filters: AppointmentFilters, limit: number): { sql: st
       }::uuid)`,
     );
   }
-  const sql = `select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM}
+  const sql = withReasons(`select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM}
     ${where.length ? `where ${where.join(" and ")}` : ""}
     order by a.starts_at, a.id
-    limit ${param(limit + 1)}`;
+    limit ${param(limit + 1)}`);
   return { sql, params };
 }

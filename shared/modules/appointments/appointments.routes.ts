@@ -22,7 +22,9 @@ export const AppointmentSchema = z.object({
   patientId: z.uuid(),
   doctorId: z.uuid(),
   specialtyId: z.uuid(),
-  reason: z.string(),
+  reason: z.string().nullable().openapi({
+    description: "Clinical content: the appointment's patient and doctor read it; null for an admin",
+  }),
   startAppointment: IsoDateTime,
   endAppointment: IsoDateTime,
   status: StatusSchema,

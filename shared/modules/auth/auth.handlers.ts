@@ -6,10 +6,18 @@ import type { AppRouteHandler } from "../../app/types.ts";
 import { issueAccessToken } from "../../auth/jwt.ts";
 import { generateOtp } from "../../auth/otp.ts";
 import { verifyAgainstNothing, verifyPassword } from "../../auth/password.ts";
+import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type { Limit } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
 import * as privileged from "./auth.privileged.ts";
-import type { ForgotPasswordRoute, LoginRoute, LogoutRoute, ResetPasswordRoute } from "./auth.routes.ts";
+import { issuePlatformToken } from "../../auth/platform-token.ts";
+import type {
+  ForgotPasswordRoute,
+  LoginRoute,
+  LogoutRoute,
+  RealtimeTokenRoute,
+  ResetPasswordRoute,
+} from "./auth.routes.ts";
 
 async function enforceRateLimits(
   db: Database,
@@ -71,6 +79,14 @@ export const logout: AppRouteHandler<LogoutRoute> = async (c) => {
   return c.json(envelope({ message: "Sesión cerrada correctamente" }), 200);
 };
 
+export const realtimeToken: AppRouteHandler<RealtimeTokenRoute> = async (c) => {
+  // Minted only once the database has found the session live: a dead session's refresh is a 401.
+  await c.var.db.verifySession();
+  const { config } = c.var.deps;
+  const issued = await issuePlatformToken(c.var.caller, config.jwt, config.realtimeTokenTtlSeconds);
+  return c.json(envelope({ token: issued.token, expiresAt: issued.expiresAt.toISOString() }), 200);
+};
+
 const FORGOT_ANSWER = "Si el número está registrado, recibirás un código por WhatsApp.";
 
 export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) => {
@@ -82,7 +98,7 @@ export const forgotPassword: AppRouteHandler<ForgotPasswordRoute> = async (c) =>
   });
 
   const code = generateOtp();
-  const to = await privileged.storeResetCode(db, phone, code, config.jwt.secret);
+  const to = await privileged.storeResetCode(db, phone, code, config.otpSecret);
   if (to) {
     // Not awaited: the answer must take the same time whether or not the phone exists.
     const log = c.var.log;
@@ -111,8 +127,11 @@ export const resetPassword: AppRouteHandler<ResetPasswordRoute> = async (c) => {
     perPhone: rateLimits.resetPerPhone,
     perClient: rateLimits.resetPerClient,
   });
+  // The owner's name is checked only once the code matched (resetPasswordWithCode): refusing
+  // it before would tell anyone with a phone number whether a guess is its user's name.
+  await requireAcceptablePassword("newPassword", newPassword, { phone });
 
-  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.jwt.secret);
+  const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.otpSecret);
   if (!changed) throw new ApiError("AUTH_003", "invalid-or-expired-otp");
   return c.json(envelope({ message: "Contraseña actualizada. Inicia sesión con la nueva contraseña." }), 200);
 };

@@ -6,6 +6,7 @@
 import type { AppRole } from "../../auth/jwt.ts";
 import { hashOtp, otpMatches } from "../../auth/otp.ts";
 import { hashPassword } from "../../auth/password.ts";
+import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import { type Limit, rateLimitKey } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
 
@@ -48,30 +49,51 @@ export interface SignInCandidate {
 
 /**
  * Finds the active user with this phone, lets `verify` check the password,
- * and opens a session for the token about to be issued, in one transaction.
+ * and opens a session for the token about to be issued. The check (tens of
+ * milliseconds of Argon2id) runs between two transactions, not inside one:
+ * it holds no pooled connection, and on PGlite, which runs one transaction
+ * at a time, it does not stall every other request. The session is opened
+ * only if the user, their role and their password hash are still those
+ * checked (a reset or a deactivation in between refuses the sign-in).
  */
 export async function signIn(
   db: Database,
   phone: string,
-  verify: (candidate: SignInCandidate | undefined) => Promise<{ jti: string; expiresAt: Date } | undefined>,
+  verify: (
+    candidate: SignInCandidate | undefined,
+  ) => Promise<{ jti: string; expiresAt: Date; kid?: string } | undefined>,
 ): Promise<SignInCandidate | undefined> {
-  return await db.asService(async (tx) => {
-    const [candidate] = await tx.query<SignInCandidate>(
+  const [candidate] = await db.asService((tx) =>
+    tx.query<SignInCandidate>(
       `select u.id, u.role, u.name, u.last_name as "lastName", u.phone, u.email,
               c.password_hash as "passwordHash"
          from public.users u
          left join private.credentials c on c.user_id = u.id
         where u.phone = $1 and u.is_active and u.deleted_at is null`,
       [phone],
-    );
-    const session = await verify(candidate);
-    if (!candidate || !session) return undefined;
-    await tx.query(
-      "insert into private.sessions (jti, user_id, expires_at) values ($1, $2, $3)",
-      [session.jti, candidate.id, session.expiresAt.toISOString()],
-    );
-    return candidate;
-  });
+    )
+  );
+  const session = await verify(candidate);
+  if (!candidate || !session) return undefined;
+  const opened = await db.asService((tx) =>
+    tx.query(
+      `insert into private.sessions (jti, user_id, expires_at, user_role, signing_kid)
+       select $1, u.id, $3, u.role, $6
+         from public.users u
+         join private.credentials c on c.user_id = u.id
+        where u.id = $2 and u.role = $4 and u.is_active and u.deleted_at is null and c.password_hash = $5
+       returning user_id`,
+      [
+        session.jti,
+        candidate.id,
+        session.expiresAt.toISOString(),
+        candidate.role,
+        candidate.passwordHash,
+        session.kid ?? null,
+      ],
+    )
+  );
+  return opened.length ? candidate : undefined;
 }
 
 /**
@@ -114,8 +136,10 @@ export async function resetPasswordWithCode(
   secret: string,
 ): Promise<boolean> {
   return await db.asService(async (tx) => {
-    const [pending] = await tx.query<{ id: string; user_id: string; code_hash: string; attempts: number }>(
-      `select r.id, r.user_id, r.code_hash, r.attempts
+    const [pending] = await tx.query<
+      { id: string; user_id: string; code_hash: string; attempts: number; name: string; last_name: string }
+    >(
+      `select r.id, r.user_id, r.code_hash, r.attempts, u.name, u.last_name
          from private.password_reset_codes r
          join public.users u on u.id = r.user_id
         where u.phone = $1 and u.is_active and u.deleted_at is null
@@ -138,6 +162,12 @@ export async function resetPasswordWithCode(
       [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
     );
     if (!matches) return false;
+    // Refused here, the whole transaction rolls back: the code stays usable with a better password.
+    await requireAcceptablePassword("newPassword", input.newPassword, {
+      phone: input.phone,
+      name: pending.name,
+      lastName: pending.last_name,
+    });
 
     await tx.query(
       `insert into private.credentials (user_id, password_hash, password_changed_at)

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EmailSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
+import { EmailSchema, NewPasswordSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
 import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
 
 const tags = ["Auth"];
@@ -48,6 +48,24 @@ export const logout = createRoute({
   },
 });
 
+export const RealtimeTokenSchema = z.object({
+  token: z.string().openapi({
+    description: "Short-lived JWT for Supabase Realtime and Storage (supabase-js's accessToken option)",
+  }),
+  expiresAt: z.string().openapi({ format: "date-time" }),
+}).openapi("RealtimeToken");
+
+export const realtimeToken = createRoute({
+  method: "post",
+  path: "/v1/auth/realtime-token",
+  tags,
+  summary: "A short-lived token for Realtime and Storage, for a live session only",
+  responses: {
+    200: ok(RealtimeTokenSchema, "Minted (REALTIME_TOKEN_TTL_SECONDS, default 300)"),
+    ...problems(...PROTECTED),
+  },
+});
+
 export const forgotPassword = createRoute({
   method: "post",
   path: "/v1/auth/forgot-password",
@@ -72,7 +90,7 @@ export const resetPassword = createRoute({
       z.object({
         phone: PhoneSchema,
         code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos"),
-        newPassword: PasswordSchema,
+        newPassword: NewPasswordSchema,
         confirmPassword: z.string().max(256),
       }).openapi("ResetPasswordRequest"),
     ),
@@ -85,5 +103,6 @@ export const resetPassword = createRoute({
 
 export type LoginRoute = typeof login;
 export type LogoutRoute = typeof logout;
+export type RealtimeTokenRoute = typeof realtimeToken;
 export type ForgotPasswordRoute = typeof forgotPassword;
 export type ResetPasswordRoute = typeof resetPassword;

@@ -1,6 +1,12 @@
 import type { Context } from "hono";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import {
+  CONTENT_SAMPLE_BYTES,
+  contentIsOfType,
+  isSampledVersion,
+  servedInline,
+} from "../../app/file-content.ts";
 import { outside } from "../../app/outside.ts";
 import { ApiError, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
@@ -56,6 +62,18 @@ import type {
 const DOWNLOAD_URL_TTL_SECONDS = 5 * 60;
 
 const isAdmin = (c: Context<AppBindings>) => c.var.caller.user_role === "admin";
+
+/** An attachment's bytes are not of its declared type: 400 FILE_003, its object removed. */
+class ContentMismatch extends ApiError {
+  constructor(readonly fileId: string, index: number) {
+    super("FILE_003", "El contenido del archivo no corresponde al tipo declarado", {
+      errors: [{
+        field: `attachments.${index}`,
+        message: "el contenido no es del tipo declarado (mimeType)",
+      }],
+    });
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Conversations
@@ -197,59 +215,95 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
     "storage",
     "object info",
     () =>
-      Promise.all(attachments.map((fileId) => c.var.deps.storage.objectInfo(BUCKET, objectKey(id, fileId)))),
+      Promise.all(attachments.map(async (fileId) => {
+        const key = objectKey(id, fileId);
+        const [info, sample] = await Promise.all([
+          c.var.deps.storage.objectInfo(BUCKET, key),
+          c.var.deps.storage.readStart(BUCKET, key, CONTENT_SAMPLE_BYTES),
+        ]);
+        return info && sample ? { ...info, sample } : undefined;
+      })),
   );
-  const { message, created } = await chatTransaction(c, async (tx) => {
-    await requireParticipant(tx, id);
-    const inserted = await tx.query<{ id: string }>(
-      `insert into public.chat_messages (conversation_id, sender_id, message_type, body, reply_to_id, client_msg_id)
-       values ($1, auth.uid(), $2::public.chat_message_type, $3, $4, $5)
-       on conflict (conversation_id, sender_id, client_msg_id) do nothing
-       returning id`,
-      [id, attachments.length ? "file" : "text", content ?? null, replyToId ?? null, clientMsgId ?? null],
-    );
-    if (inserted.length === 0) {
-      const [original] = await tx.query<MessageRow>(
-        `${MESSAGE_SELECT} where m.conversation_id = $1 and m.sender_id = auth.uid() and m.client_msg_id = $2`,
-        [id, clientMsgId],
+  let result;
+  try {
+    result = await chatTransaction(c, async (tx) => {
+      await requireParticipant(tx, id);
+      const inserted = await tx.query<{ id: string }>(
+        `insert into public.chat_messages (conversation_id, sender_id, message_type, body, reply_to_id, client_msg_id)
+         values ($1, auth.uid(), $2::public.chat_message_type, $3, $4, $5)
+         on conflict (conversation_id, sender_id, client_msg_id) do nothing
+         returning id`,
+        [id, attachments.length ? "file" : "text", content ?? null, replyToId ?? null, clientMsgId ?? null],
       );
-      return { message: asMessage(original), created: false };
-    }
-    const messageId = inserted[0].id;
-    for (const [i, fileId] of attachments.entries()) {
-      const [file] = await tx.query<{ size_bytes: string | number; uploaded_by: string; status: string }>(
-        `select f.size_bytes, f.uploaded_by, f.status from public.chat_files f
-          where f.id = $1 and f.conversation_id = $2`,
-        [fileId, id],
+      if (inserted.length === 0) {
+        const [original] = await tx.query<MessageRow>(
+          `${MESSAGE_SELECT} where m.conversation_id = $1 and m.sender_id = auth.uid() and m.client_msg_id = $2`,
+          [id, clientMsgId],
+        );
+        return { message: asMessage(original), created: false };
+      }
+      const messageId = inserted[0].id;
+      for (const [i, fileId] of attachments.entries()) {
+        const [file] = await tx.query<
+          { size_bytes: string | number; uploaded_by: string; status: string; mime_type: string }
+        >(
+          `select f.size_bytes, f.uploaded_by, f.status, f.mime_type from public.chat_files f
+            where f.id = $1 and f.conversation_id = $2
+              for update`,
+          [fileId, id],
+        );
+        if (!file || file.uploaded_by !== c.var.caller.sub || file.status !== "pending") {
+          throw new ApiError(
+            "VAL_001",
+            "El archivo no es un archivo suyo pendiente de compartir en esta conversación",
+            {
+              errors: [{ field: `attachments.${i}`, message: "archivo no válido" }],
+            },
+          );
+        }
+        const object = uploaded[i];
+        if (object && !await isSampledVersion(tx, BUCKET, objectKey(id, fileId), object.version)) {
+          throw new ApiError("FILE_002", "El archivo cambió mientras se enviaba: vuelve a enviarlo", {
+            errors: [{ field: `attachments.${i}`, message: "cambió durante el envío" }],
+          });
+        }
+        if (!object || object.size !== Number(file.size_bytes)) {
+          throw new ApiError(
+            "FILE_002",
+            object ? "El archivo subido no tiene el tamaño declarado" : "El archivo no fue subido",
+            {
+              errors: [{
+                field: `attachments.${i}`,
+                message: object ? "tamaño distinto" : "no fue subido",
+              }],
+            },
+          );
+        }
+        if (!await contentIsOfType(file.mime_type, object.sample, object.sample.length >= object.size)) {
+          throw new ContentMismatch(fileId, i);
+        }
+        await tx.query("update public.chat_files set status = 'shared', message_id = $2 where id = $1", [
+          fileId,
+          messageId,
+        ]);
+      }
+      return { message: asMessage(await readMessage(tx, messageId)), created: true };
+    });
+  } catch (error) {
+    // Thrown only for the sender's own pending file: its object goes and the message with it
+    // (the transaction rolled back); the file stays pending for the right bytes.
+    if (error instanceof ContentMismatch) {
+      const key = objectKey(id, error.fileId);
+      await outside(
+        c,
+        "storage",
+        "removing a mismatched upload",
+        () => c.var.deps.storage.remove(BUCKET, [key]),
       );
-      if (!file || file.uploaded_by !== c.var.caller.sub || file.status !== "pending") {
-        throw new ApiError(
-          "VAL_001",
-          "El archivo no es un archivo suyo pendiente de compartir en esta conversación",
-          {
-            errors: [{ field: `attachments.${i}`, message: "archivo no válido" }],
-          },
-        );
-      }
-      if (!uploaded[i] || uploaded[i]!.size !== Number(file.size_bytes)) {
-        throw new ApiError(
-          "FILE_002",
-          uploaded[i] ? "El archivo subido no tiene el tamaño declarado" : "El archivo no fue subido",
-          {
-            errors: [{
-              field: `attachments.${i}`,
-              message: uploaded[i] ? "tamaño distinto" : "no fue subido",
-            }],
-          },
-        );
-      }
-      await tx.query("update public.chat_files set status = 'shared', message_id = $2 where id = $1", [
-        fileId,
-        messageId,
-      ]);
     }
-    return { message: asMessage(await readMessage(tx, messageId)), created: true };
-  });
+    throw error;
+  }
+  const { message, created } = result;
   const ack = { ok: true as const, clientMsgId: clientMsgId ?? null, message };
   return created ? c.json(envelope(ack, "Mensaje enviado"), 201) : c.json(envelope(ack), 200);
 };
@@ -340,8 +394,8 @@ export const uploadFile: AppRouteHandler<UploadFileRoute> = async (c) => {
 export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
   const { id } = c.req.valid("param");
   const file = await chatTransaction(c, async (tx) => {
-    const [row] = await tx.query<{ conversation_id: string }>(
-      `select f.conversation_id from public.chat_files f
+    const [row] = await tx.query<{ conversation_id: string; filename: string; mime_type: string }>(
+      `select f.conversation_id, f.filename, f.mime_type from public.chat_files f
          join public.chat_messages m on m.id = f.message_id
         where f.id = $1 and f.status = 'shared' and m.deleted_at is null`,
       [id],
@@ -358,7 +412,9 @@ export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
         BUCKET,
         objectKey(file.conversation_id, id),
         DOWNLOAD_URL_TTL_SECONDS,
+        { attachmentName: servedInline(file.mime_type) ? undefined : file.filename },
       ),
+    FILE_NOT_FOUND,
   );
   return c.json(envelope({ downloadUrl }), 200);
 };

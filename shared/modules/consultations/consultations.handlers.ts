@@ -1,6 +1,12 @@
 import type { Context } from "hono";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import {
+  CONTENT_SAMPLE_BYTES,
+  contentIsOfType,
+  isSampledVersion,
+  servedInline,
+} from "../../app/file-content.ts";
 import { outside } from "../../app/outside.ts";
 import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
@@ -262,67 +268,109 @@ export const prepareFile: AppRouteHandler<PrepareFileRoute> = async (c) => {
   return c.json(envelope({ fileId, uploadUrl, bucket: BUCKET, objectKey: key }, "Archivo preparado"), 201);
 };
 
+/** The file's bytes are not of its declared type: 400 FILE_003, its object removed. */
+class ContentMismatch extends ApiError {
+  constructor() {
+    super("FILE_003", "El contenido del archivo no corresponde al tipo declarado", {
+      errors: [{ field: "fileId", message: "el contenido no es del tipo declarado (mimeType)" }],
+    });
+  }
+}
+
 export const confirmFile: AppRouteHandler<ConfirmFileRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id } = c.req.valid("param");
   const { fileId } = c.req.valid("json");
+  const key = objectKey(id, fileId);
   // Asked before the transaction (Storage is another service); used only once
   // the transaction has shown that the caller may see the file.
-  const info = await outside(
-    c,
-    "storage",
-    "object info",
-    () => c.var.deps.storage.objectInfo(BUCKET, objectKey(id, fileId)),
-  );
-  const { message, created } = await c.var.db.transaction(async (tx) => {
-    const { status } = await memberStatus(tx, id);
-    const [file] = await tx.query<FileRow>(
-      `select f.id, f.consultation_id, f.uploaded_by, f.size_bytes, f.mime_type, f.status
-         from public.consultation_files f where f.id = $1 and f.consultation_id = $2`,
-      [fileId, id],
-    );
-    if (!file) throw notFound(FILE_NOT_FOUND);
-    if (file.status === "uploaded") {
-      const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.file_id = $1`, [fileId]);
-      if (row) return { message: asMessage(row), created: false };
-    }
-    if (status === "closed") throw closed();
-    if (file.uploaded_by !== c.var.caller.sub) throw forbidden("Solo quien subió el archivo lo confirma");
-    if (!info || info.size !== Number(file.size_bytes)) {
-      throw new ApiError(
-        "FILE_002",
-        info ? "El archivo subido no tiene el tamaño declarado" : "El archivo no fue subido",
-        { errors: [{ field: "fileId", message: info ? "tamaño distinto del declarado" : "no fue subido" }] },
+  const [info, sample] = await outside(c, "storage", "object info", () =>
+    Promise.all([
+      c.var.deps.storage.objectInfo(BUCKET, key),
+      c.var.deps.storage.readStart(BUCKET, key, CONTENT_SAMPLE_BYTES),
+    ]));
+  let result;
+  try {
+    result = await c.var.db.transaction(async (tx) => {
+      const { status } = await memberStatus(tx, id);
+      const [file] = await tx.query<FileRow>(
+        `select f.id, f.consultation_id, f.uploaded_by, f.size_bytes, f.mime_type, f.status
+           from public.consultation_files f where f.id = $1 and f.consultation_id = $2`,
+        [fileId, id],
+      );
+      if (!file) throw notFound(FILE_NOT_FOUND);
+      if (file.status === "uploaded") {
+        const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.file_id = $1`, [fileId]);
+        if (row) return { message: asMessage(row), created: false };
+      }
+      if (status === "closed") throw closed();
+      if (file.uploaded_by !== c.var.caller.sub) throw forbidden("Solo quien subió el archivo lo confirma");
+      await tx.query("select 1 from public.consultation_files f where f.id = $1 for update", [fileId]);
+      if (info && sample && !await isSampledVersion(tx, BUCKET, key, info.version)) {
+        throw new ApiError("FILE_002", "El archivo cambió mientras se confirmaba: vuelve a confirmarlo", {
+          errors: [{ field: "fileId", message: "cambió durante la confirmación" }],
+        });
+      }
+      if (!info || !sample || info.size !== Number(file.size_bytes)) {
+        throw new ApiError(
+          "FILE_002",
+          info ? "El archivo subido no tiene el tamaño declarado" : "El archivo no fue subido",
+          {
+            errors: [{ field: "fileId", message: info ? "tamaño distinto del declarado" : "no fue subido" }],
+          },
+        );
+      }
+      if (!await contentIsOfType(file.mime_type, sample, sample.length >= info.size)) {
+        throw new ContentMismatch();
+      }
+      await tx.query("update public.consultation_files set status = 'uploaded' where id = $1", [fileId]);
+      const [{ id: messageId }] = await tx.query<{ id: string }>(
+        `insert into public.consultation_messages (consultation_id, sender_id, kind, file_id)
+         values ($1, auth.uid(), 'file', $2) returning id`,
+        [id, fileId],
+      );
+      const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.id = $1`, [messageId]);
+      return { message: asMessage(row), created: true };
+    });
+  } catch (error) {
+    // Thrown only for the uploader's own pending file: its object goes and the row stays
+    // pending, so the right bytes may still go to the same signed URL.
+    if (error instanceof ContentMismatch) {
+      await outside(
+        c,
+        "storage",
+        "removing a mismatched upload",
+        () => c.var.deps.storage.remove(BUCKET, [key]),
       );
     }
-    await tx.query("update public.consultation_files set status = 'uploaded' where id = $1", [fileId]);
-    const [{ id: messageId }] = await tx.query<{ id: string }>(
-      `insert into public.consultation_messages (consultation_id, sender_id, kind, file_id)
-       values ($1, auth.uid(), 'file', $2) returning id`,
-      [id, fileId],
-    );
-    const [row] = await tx.query<MessageRow>(`${MESSAGE_SELECT} where m.id = $1`, [messageId]);
-    return { message: asMessage(row), created: true };
-  });
+    throw error;
+  }
+  const { message, created } = result;
   return created ? c.json(envelope(message, "Archivo confirmado"), 201) : c.json(envelope(message), 200);
 };
 
 export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id, fileId } = c.req.valid("param");
-  await c.var.db.transaction(async (tx) => {
+  const file = await c.var.db.transaction(async (tx) => {
     await memberStatus(tx, id);
-    const [file] = await tx.query<FileRow>(
-      "select f.id from public.consultation_files f where f.id = $1 and f.consultation_id = $2 and f.status = 'uploaded'",
+    const [row] = await tx.query<{ filename: string; mime_type: string }>(
+      `select f.filename, f.mime_type from public.consultation_files f
+        where f.id = $1 and f.consultation_id = $2 and f.status = 'uploaded'`,
       [fileId, id],
     );
-    if (!file) throw notFound(FILE_NOT_FOUND);
+    if (!row) throw notFound(FILE_NOT_FOUND);
+    return row;
   });
   const downloadUrl = await outside(
     c,
     "storage",
     "signed download URL",
-    () => c.var.deps.storage.createSignedDownloadUrl(BUCKET, objectKey(id, fileId), DOWNLOAD_URL_TTL_SECONDS),
+    () =>
+      c.var.deps.storage.createSignedDownloadUrl(BUCKET, objectKey(id, fileId), DOWNLOAD_URL_TTL_SECONDS, {
+        attachmentName: servedInline(file.mime_type) ? undefined : file.filename,
+      }),
+    FILE_NOT_FOUND,
   );
   return c.json(envelope({ downloadUrl }), 200);
 };

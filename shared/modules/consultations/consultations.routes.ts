@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IsoDateTime } from "../../app/fields.ts";
+import { FileNameSchema, IsoDateTime } from "../../app/fields.ts";
 import {
   jsonBody,
   ok,
@@ -79,10 +79,7 @@ export const MessagePageSchema = z.object({
 }).openapi("ConsultationMessagePage");
 
 export const PrepareFileSchema = z.object({
-  filename: z.string().trim().min(1).max(200)
-    .refine((name) => !/[/\\]/.test(name) && name !== "." && name !== "..", {
-      message: "no puede contener separadores de ruta",
-    }),
+  filename: FileNameSchema,
   mimeType: z.string().trim().min(1).max(255),
   sizeBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "debe ser el SHA-256 en hexadecimal").optional(),

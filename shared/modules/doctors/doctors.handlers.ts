@@ -54,8 +54,14 @@ async function readAvailability(tx: Queryable, doctorId: string) {
     [doctorId],
   );
   const exceptions = await tx.query<ExceptionRow>(
-    `select id, kind, starts_at, ends_at, note from public.doctor_availability_exceptions
-      where doctor_id = $1 and ends_at > now() order by starts_at limit 200`,
+    // A private note: the database answers it to the doctor and admins only (null to anyone else).
+    `with page as materialized (
+       select id, kind, starts_at, ends_at from public.doctor_availability_exceptions
+        where doctor_id = $1 and ends_at > now() order by starts_at limit 200
+     )
+     select page.*, n.note from page
+       left join app.availability_exception_notes(array(select id from page)) n on n.id = page.id
+      order by page.starts_at, page.id`,
     [doctorId],
   );
   return {
@@ -150,10 +156,11 @@ export const addException: AppRouteHandler<AddExceptionRoute> = async (c) => {
     const [row] = await tx.query<ExceptionRow>(
       `insert into public.doctor_availability_exceptions (doctor_id, kind, starts_at, ends_at, note)
        values ($1, $2::text::public.availability_exception_kind, $3::text::timestamptz, $4::text::timestamptz, $5)
-       returning id, kind, starts_at, ends_at, note`,
+       returning id, kind, starts_at, ends_at`,
       [id, body.kind, body.startsAt, body.endsAt, body.note ?? null],
     );
-    return toException(row);
+    // Its author is the doctor or an admin, who read the note: echoed, not read back.
+    return toException({ ...row, note: body.note ?? null });
   });
   return c.json(envelope(exception, "Excepción agregada"), 201);
 };

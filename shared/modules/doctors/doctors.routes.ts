@@ -34,7 +34,9 @@ export const ExceptionSchema = z.object({
   kind: z.enum(["unavailable", "available"]),
   startsAt: IsoDateTime,
   endsAt: IsoDateTime,
-  note: z.string().nullable(),
+  note: z.string().nullable().openapi({
+    description: "Private: the doctor and admins read it; null for others",
+  }),
 }).openapi("AvailabilityException");
 
 export const CreateExceptionSchema = z.object({

@@ -5,6 +5,7 @@ import { requireRole } from "../../app/roles.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
 import {
   answerDoctor,
+  AssistantBudgetExceededError,
   AssistantUnavailableError,
   estimateTokens,
 } from "../ai-conversations/ai-conversations.assistant.ts";
@@ -22,8 +23,11 @@ export const message: AppRouteHandler<MessageRoute> = async (c) => {
   if (phone !== caller.phone) throw forbidden("Solo puedes escribir al asistente desde tu propio número");
   const { deps } = c.var;
 
-  // Stored first, in the request's own transaction, as the doctor.
+  // Counted and stored first, in the request's own transaction, as the doctor: a burst waits on
+  // the counter's row, and a refused message is neither counted nor stored.
+  const perUser = deps.config.costLimits.assistantPerUser;
   const conversationId = await c.var.db.transaction(async (tx) => {
+    await tx.query("select app.count_assistant_message($1, $2)", [perUser.max, perUser.windowSeconds]);
     const [conversation] = await tx.query<{ id: string }>(
       "select app.ensure_ai_conversation($1, $2) as id",
       [deps.assistantModel.model, DEFAULT_SYSTEM_PROMPT],
@@ -50,6 +54,13 @@ export const message: AppRouteHandler<MessageRoute> = async (c) => {
     );
     return c.json(envelope({ success: true as const, response: answer }), 200);
   } catch (error) {
+    if (error instanceof AssistantBudgetExceededError) {
+      throw new ApiError(
+        "RATE_001",
+        "Se alcanzó el límite diario de consultas al asistente de la clínica; tu mensaje quedó guardado",
+        { headers: { "Retry-After": String(error.retryAfterSeconds) }, cause: error },
+      );
+    }
     if (error instanceof AssistantUnavailableError) {
       throw new ApiError("SRV_002", "El asistente no está disponible; tu mensaje quedó guardado", {
         headers: { "Retry-After": "30" },

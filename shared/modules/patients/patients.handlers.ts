@@ -4,6 +4,7 @@ import { notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
 import { hashPassword } from "../../auth/password.ts";
+import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type { Queryable } from "../../db/database.ts";
 import {
   type AntecedentsRow,
@@ -36,6 +37,7 @@ const audit = (tx: Queryable, action: "read", type: "patient" | "antecedents", i
 export const create: AppRouteHandler<CreateRoute> = async (c) => {
   requireRole(c, "admin", "doctor");
   const body = c.req.valid("json");
+  if (body.password) await requireAcceptablePassword("password", body.password, body);
   const passwordHash = body.password ? await hashPassword(body.password) : null;
   const patient = await c.var.db.transaction(async (tx) => {
     const [{ id }] = await tx.query<{ id: string }>(
@@ -101,7 +103,8 @@ export const update: AppRouteHandler<UpdateRoute> = async (c) => {
   requireRole(c, "admin", "doctor");
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const passwordHash = body.password ? await hashPassword(body.password) : undefined;
+  // Checked before anything is written, against the phone and name the patient will have.
+  if (body.password) await requireAcceptablePassword("password", body.password);
 
   const userColumns = { email: "email", name: "name", lastName: "last_name", phone: "phone" } as const;
   const patientColumns = { address: "address", gender: "gender", birthDate: "birth_date" } as const;
@@ -133,8 +136,12 @@ export const update: AppRouteHandler<UpdateRoute> = async (c) => {
       );
       if (!updated.length) throw notFound(PATIENT_NOT_FOUND);
     }
-    if (passwordHash) await tx.query("select app.set_patient_password($1, $2)", [id, passwordHash]);
-    return toPatient(await readPatient(tx, id));
+    const patient = toPatient(await readPatient(tx, id));
+    if (body.password) {
+      await requireAcceptablePassword("password", body.password, patient);
+      await tx.query("select app.set_patient_password($1, $2)", [id, await hashPassword(body.password)]);
+    }
+    return patient;
   });
   return c.json(envelope(patient, "Paciente actualizado"), 200);
 };

@@ -1,5 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EmailSchema, IsoDateTime, PasswordSchema, PersonNameSchema, PhoneSchema } from "../../app/fields.ts";
+import {
+  EmailSchema,
+  IsoDateTime,
+  NewPasswordSchema,
+  PersonNameSchema,
+  PhoneSchema,
+} from "../../app/fields.ts";
 import {
   jsonBody,
   ok,
@@ -38,8 +44,10 @@ export const CreatePatientSchema = z.object({
   lastName: PersonNameSchema,
   phone: PhoneSchema,
   address: AddressSchema,
-  password: PasswordSchema.optional().openapi({
-    description: "Optional: without one, the patient sets it through forgot-password",
+  password: NewPasswordSchema.optional().openapi({
+    description: "Optional: without one, the patient sets it through forgot-password. At least 8 " +
+      "characters (15 or more recommended); not a common or breached password, nor containing the " +
+      "patient's phone or name",
   }),
   gender: GenderSchema.nullish(),
   birthDate: BirthDateSchema.nullish(),
@@ -51,7 +59,7 @@ export const UpdatePatientSchema = z.object({
   lastName: PersonNameSchema.optional(),
   phone: PhoneSchema.optional(),
   address: AddressSchema.optional(),
-  password: PasswordSchema.optional(),
+  password: NewPasswordSchema.optional(),
   gender: GenderSchema.nullish(),
   birthDate: BirthDateSchema.nullish(),
 }).openapi("UpdatePatient");

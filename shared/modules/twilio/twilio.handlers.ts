@@ -22,8 +22,10 @@ interface WhatsAppMessageRow {
 }
 
 /**
- * The recipient is checked as the caller, the message sent, then recorded:
- * no transaction stays open while Twilio answers.
+ * The recipient is checked and the send counted as the caller, the message
+ * sent, then recorded: no transaction (nor the counters' rows) stays held
+ * while Twilio answers. A send that then fails stays counted: the limits err
+ * on the side of the clinic's bill.
  */
 export const send: AppRouteHandler<SendRoute> = async (c) => {
   requireRole(c, "admin", "doctor");
@@ -36,6 +38,15 @@ export const send: AppRouteHandler<SendRoute> = async (c) => {
       [phone],
     );
     if (!recipient) throw notFound("Destinatario no encontrado");
+    const { whatsappSendPerUser: perUser, whatsappSendPerRecipient: perRecipient } =
+      c.var.deps.config.costLimits;
+    await tx.query("select app.count_whatsapp_send($1, $2, $3, $4, $5)", [
+      recipient.id,
+      perUser.max,
+      perUser.windowSeconds,
+      perRecipient.max,
+      perRecipient.windowSeconds,
+    ]);
     return recipient;
   });
   const sent = await outside(

@@ -4,6 +4,7 @@ import { notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
 import { hashPassword } from "../../auth/password.ts";
+import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type {
   CreateRoute,
   EndSessionsRoute,
@@ -20,6 +21,7 @@ const USER_NOT_FOUND = "Usuario no encontrado";
 export const create: AppRouteHandler<CreateRoute> = async (c) => {
   requireRole(c, "admin");
   const body = c.req.valid("json");
+  if (body.password) await requireAcceptablePassword("password", body.password, body);
   const passwordHash = body.password ? await hashPassword(body.password) : undefined;
   const user = await c.var.db.transaction(async (tx) => {
     const [row] = await tx.query<UserRow>(
@@ -77,7 +79,8 @@ export const update: AppRouteHandler<UpdateRoute> = async (c) => {
   requireRole(c, "admin");
   const { id } = c.req.valid("param");
   const { password, ...changes } = c.req.valid("json");
-  const passwordHash = password ? await hashPassword(password) : undefined;
+  // Checked before anything is written, against the phone and name the user will have.
+  if (password) await requireAcceptablePassword("password", password);
 
   const assignments: string[] = [];
   const values: unknown[] = [id];
@@ -101,8 +104,12 @@ export const update: AppRouteHandler<UpdateRoute> = async (c) => {
       values,
     );
     if (!row) throw notFound(USER_NOT_FOUND);
-    if (passwordHash) await tx.query("select app.set_user_password($1, $2)", [id, passwordHash]);
-    return toUser(row);
+    const user = toUser(row);
+    if (password) {
+      await requireAcceptablePassword("password", password, user);
+      await tx.query("select app.set_user_password($1, $2)", [id, await hashPassword(password)]);
+    }
+    return user;
   });
   return c.json(envelope(user, "Usuario actualizado"), 200);
 };

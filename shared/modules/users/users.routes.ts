@@ -1,5 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { EmailSchema, IsoDateTime, PasswordSchema, PersonNameSchema, PhoneSchema } from "../../app/fields.ts";
+import {
+  EmailSchema,
+  IsoDateTime,
+  NewPasswordSchema,
+  PersonNameSchema,
+  PhoneSchema,
+} from "../../app/fields.ts";
 import {
   jsonBody,
   ok,
@@ -34,8 +40,9 @@ export const CreateUserSchema = z.object({
   phone: PhoneSchema,
   email: EmailSchema,
   specialtyId: z.uuid().optional().openapi({ description: "Required for doctors, refused for others" }),
-  password: PasswordSchema.optional().openapi({
-    description: "Optional: without one, the user sets it through forgot-password",
+  password: NewPasswordSchema.optional().openapi({
+    description: "Optional: without one, the user sets it through forgot-password. At least 8 characters " +
+      "(15 or more recommended); not a common or breached password, nor containing the user's phone or name",
   }),
 }).superRefine((u, ctx) => {
   if ((u.role === "doctor") !== (u.specialtyId !== undefined)) {
@@ -55,7 +62,9 @@ export const UpdateUserSchema = z.object({
   email: EmailSchema.optional(),
   specialtyId: z.uuid().nullable().optional(),
   isActive: z.boolean().optional().openapi({ description: "false ends every session of the user" }),
-  password: PasswordSchema.optional().openapi({ description: "Replacing it ends every session of the user" }),
+  password: NewPasswordSchema.optional().openapi({
+    description: "Replacing it ends every session of the user; the same rules as on creation",
+  }),
 }).openapi("UpdateUser");
 
 export const ListUsersQuerySchema = PageQuerySchema.extend({

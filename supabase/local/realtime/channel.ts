@@ -315,7 +315,7 @@ export class JoinedChannel implements Member {
 
   /** Verifies the channel's token again; closes the channel and answers false when it no longer holds. */
   async #confirmToken(): Promise<boolean> {
-    const result = await verifyToken(this.#token, this.ctx.jwtSecret);
+    const result = await verifyToken(this.#token, this.ctx.tenantKeys);
     if (!result.ok) {
       this.shutdown(shutdownMessage(result.failure));
       return false;

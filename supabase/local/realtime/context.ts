@@ -1,18 +1,25 @@
 /**
  * What every part of the local Realtime stand-in shares: its settings (the
  * limits and timers of Supabase Realtime, adjustable for tests), the
- * database, the project's JWT secret, the topic registry and the presence
+ * database, the project's JWT keys, the topic registry and the presence
  * tracker, and a logger that is never given payloads or tokens.
  */
 import type { Database } from "../../../shared/db/database.ts";
 import type { Logger } from "../../../shared/app/logger.ts";
+import type { TenantKeys } from "../tenant-keys.ts";
 import type { Hub } from "./hub.ts";
 import type { PresenceTracker } from "./presence.ts";
 
 export interface RealtimeOptions {
   db: Database;
-  /** The project's JWT secret: access tokens and API keys are verified with it (HS256/384/512). */
-  jwtSecret: string;
+  /** The project's secret (HS256/384/512 tokens) and JWKS (asymmetric ones): tokens and API keys are verified with them. */
+  tenantKeys: TenantKeys;
+  /**
+   * What the gateway gives a socket for a publishable or secret key in its
+   * `apikey` (a JWT of role anon or service_role), undefined for a key that
+   * is not the project's. Absent: such keys are refused.
+   */
+  exchangeApiKey?: (key: string) => Promise<string | undefined>;
   logger?: Logger;
   /**
    * A socket that sends nothing (not even a heartbeat) for this long is closed
@@ -68,7 +75,7 @@ export function resolveSettings(options: RealtimeOptions): Settings {
 
 export interface Context {
   db: Database;
-  jwtSecret: string;
+  tenantKeys: TenantKeys;
   settings: Settings;
   hub: Hub;
   presence: PresenceTracker;

@@ -46,7 +46,7 @@ export async function join(ctx: Context, transport: Transport, request: JoinRequ
   }
 
   const token = chooseToken(payload, request.socketToken);
-  const verified = await verifyToken(token, ctx.jwtSecret);
+  const verified = await verifyToken(token, ctx.tenantKeys);
   if (!verified.ok) return refuse(joinRefusal(verified.failure));
 
   let policies: Policies | null = null;

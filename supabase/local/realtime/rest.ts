@@ -62,7 +62,7 @@ async function caller(ctx: Context, request: Request): Promise<Claims | undefine
   const bearer = authorization && /^bearer\s+(\S+)$/i.exec(authorization.trim())?.[1];
   const token = bearer || request.headers.get("apikey");
   if (!token) return undefined;
-  const verified = await verifyToken(token, ctx.jwtSecret);
+  const verified = await verifyToken(token, ctx.tenantKeys);
   return verified.ok ? verified.claims : undefined;
 }
 

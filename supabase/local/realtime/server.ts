@@ -16,6 +16,7 @@ import { createLogger, describeError } from "../../../shared/app/logger.ts";
 import { Connection } from "./connection.ts";
 import { type Context, type RealtimeOptions, resolveSettings } from "./context.ts";
 import { type DatabaseBroadcasts, listenForDatabaseBroadcasts } from "./database-broadcasts.ts";
+import { maintainMessagePartitions, startPartitionJanitor } from "./partitions.ts";
 import { Hub, topicKey } from "./hub.ts";
 import { PresenceTracker } from "./presence.ts";
 import { parseVsn } from "./protocol.ts";
@@ -41,7 +42,7 @@ const json = (status: number, body: unknown) =>
 export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
   const ctx: Context = {
     db: options.db,
-    jwtSecret: options.jwtSecret,
+    tenantKeys: options.tenantKeys,
     settings: resolveSettings(options),
     hub: new Hub(),
     presence: new PresenceTracker(),
@@ -50,11 +51,15 @@ export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
   const connections = new Set<Connection>();
   let closing = false;
 
-  const listening: Promise<DatabaseBroadcasts> = listenForDatabaseBroadcasts(
-    ctx.db,
-    ({ topic, isPrivate, message }) => ctx.hub.broadcast(topicKey(topic, isPrivate), message),
-    ctx.logger,
+  // As Realtime on connecting to a project: today's partition exists before anything is accepted.
+  const listening: Promise<DatabaseBroadcasts> = maintainMessagePartitions(ctx.db).then(() =>
+    listenForDatabaseBroadcasts(
+      ctx.db,
+      ({ topic, isPrivate, message }) => ctx.hub.broadcast(topicKey(topic, isPrivate), message),
+      ctx.logger,
+    )
   );
+  const stopJanitor = startPartitionJanitor(ctx.db, ctx.logger);
   const ready = listening.then(() => {});
   ready.catch((error) =>
     ctx.logger.error("realtime: cannot listen for database broadcasts", describeError(error))
@@ -66,9 +71,15 @@ export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
     }
     const vsn = parseVsn(url.searchParams.get("vsn"));
     if (!vsn) return json(400, { error: `Unsupported protocol version: ${url.searchParams.get("vsn")}` });
-    const token = request.headers.get("x-api-key") ?? url.searchParams.get("apikey");
+    let token = request.headers.get("x-api-key") ?? url.searchParams.get("apikey");
     if (!token) return json(401, { error: "API key is missing" });
-    const verified = await verifyToken(token, ctx.jwtSecret);
+    // The platform's gateway turns a publishable or secret key into a JWT of its role.
+    if (token.startsWith("sb_")) {
+      const exchanged = await options.exchangeApiKey?.(token);
+      if (!exchanged) return json(401, { message: "Invalid API key" });
+      token = exchanged;
+    }
+    const verified = await verifyToken(token, ctx.tenantKeys);
     if (!verified.ok) {
       const { status, error } = connectRefusal(verified.failure);
       return json(status, { error });
@@ -97,6 +108,7 @@ export function createRealtimeServer(options: RealtimeOptions): RealtimeServer {
     },
     async close() {
       closing = true;
+      stopJanitor();
       for (const connection of [...connections]) connection.close();
       const broadcasts = await listening.catch(() => undefined);
       await broadcasts?.stop();

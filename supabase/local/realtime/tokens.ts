@@ -1,12 +1,15 @@
 /**
  * JWT checks as Supabase Realtime makes them (realtime
  * lib/realtime_web/channels/auth/jwt_verification.ex and
- * channels_authorization.ex): an HS256/384/512 signature with the project's
- * secret, `exp` in the future, `iat` a number when present, and the claims
- * `role` and `exp` required. No issuer or audience check, and no session
- * check: Realtime knows nothing of the API's revoked tokens.
+ * channels_authorization.ex): a header of `typ: JWT`; an RS*, ES* or EdDSA
+ * signature by the key of the project's JWKS with the header's `kid` and the
+ * algorithm's key type (none: a signer error), or an HS256/384/512 one with
+ * the project's secret; `exp` in the future, `iat` a number when present,
+ * and the claims `role` and `exp` required. No issuer or audience check, and
+ * no session check: Realtime knows nothing of the API's revoked tokens.
  */
 import { compactVerify, decodeJwt, decodeProtectedHeader } from "jose";
+import { importPublicJwk, KEY_TYPE_OF, secretBytes, type TenantKeys } from "../tenant-keys.ts";
 
 export type Claims = Record<string, unknown> & { role: string; exp: number; sub?: string };
 
@@ -21,10 +24,28 @@ export type TokenFailure =
 export type TokenResult = { ok: true; claims: Claims } | { ok: false; failure: TokenFailure };
 
 const HS_ALGORITHMS = ["HS256", "HS384", "HS512"];
+const SIGNER_ERROR: TokenFailure = {
+  kind: "signer",
+  message: "Failed to generate JWT signer, check your JWT secret or JWKS configuration",
+};
+
+/** The key that verifies a token of this header (generate_signer), or undefined: a signer error. */
+async function signerOf(
+  header: Record<string, unknown>,
+  keys: TenantKeys,
+): Promise<CryptoKey | Uint8Array | undefined> {
+  const { alg, kid, typ } = header;
+  if (typ !== "JWT" || typeof alg !== "string") return undefined;
+  if (HS_ALGORITHMS.includes(alg)) return secretBytes(keys);
+  const kty = alg === "EdDSA" ? undefined : KEY_TYPE_OF[alg];
+  if (!kty || typeof kid !== "string") return undefined;
+  const jwk = keys.jwks.keys.find((k) => k.kty === kty && k.kid === kid);
+  return jwk ? await importPublicJwk(jwk, alg) : undefined;
+}
 
 const fail = (failure: TokenFailure): TokenResult => ({ ok: false, failure });
 
-export async function verifyToken(token: unknown, secret: string, now = Date.now()): Promise<TokenResult> {
+export async function verifyToken(token: unknown, keys: TenantKeys, now = Date.now()): Promise<TokenResult> {
   if (typeof token !== "string") return fail({ kind: "invalid", message: "invalid_token" });
   const cleaned = token.replace(/\s/g, "");
   let header: Record<string, unknown>;
@@ -34,16 +55,12 @@ export async function verifyToken(token: unknown, secret: string, now = Date.now
   } catch {
     return fail({ kind: "malformed", message: "The token provided is not a valid JWT" });
   }
-  if (typeof header.alg !== "string" || !HS_ALGORITHMS.includes(header.alg)) {
-    return fail({
-      kind: "signer",
-      message: "Failed to generate JWT signer, check your JWT secret or JWKS configuration",
-    });
-  }
+  const signer = await signerOf(header, keys).catch(() => undefined);
+  if (!signer) return fail(SIGNER_ERROR);
   let claims: Record<string, unknown>;
   try {
-    const { payload } = await compactVerify(cleaned, new TextEncoder().encode(secret), {
-      algorithms: [header.alg],
+    const { payload } = await compactVerify(cleaned, signer, {
+      algorithms: [header.alg as string],
     });
     claims = JSON.parse(new TextDecoder().decode(payload));
   } catch {

@@ -9,6 +9,7 @@
 import type { Logger } from "../../../shared/app/logger.ts";
 import { describeError } from "../../../shared/app/logger.ts";
 import type { Database } from "../../../shared/db/database.ts";
+import type { TenantKeys } from "../tenant-keys.ts";
 import { importSecret } from "./auth.ts";
 import type { StorageContext, Target } from "./context.ts";
 import { downloadObject, downloadSigned, objectInfo, signDownloadUrl, signDownloadUrls } from "./download.ts";
@@ -20,8 +21,8 @@ import { signUploadUrl, uploadObject, uploadToSignedUrl } from "./upload.ts";
 
 export interface StorageApiOptions {
   db: Database;
-  /** The project's JWT secret: verifies callers' tokens, signs and verifies URL tokens. */
-  jwtSecret: string;
+  /** The project's secret (callers' HS256 tokens, signed URLs) and JWKS (callers' asymmetric tokens). */
+  tenantKeys: TenantKeys;
   /** Objects are kept under `<dataDir>/storage/<bucket>/<key>/`. */
   dataDir: string;
   logger?: Logger;
@@ -117,7 +118,8 @@ function decode(part: string): string {
 
 export async function createStorageApi(options: StorageApiOptions) {
   const ctx: StorageContext = {
-    key: await importSecret(options.jwtSecret),
+    key: await importSecret(options.tenantKeys.secret),
+    tenantKeys: options.tenantKeys,
     objects: createObjectStore(options.db),
     files: createFileStore(`${options.dataDir}/storage`),
   };

@@ -1,11 +1,14 @@
 /** What every Storage route works with, and the small request helpers they share. */
+import type { TenantKeys } from "../tenant-keys.ts";
 import { ERRORS } from "./errors.ts";
 import type { FileStore } from "./files.ts";
 import type { ObjectStore } from "./objects.ts";
 
 export interface StorageContext {
-  /** The project's JWT secret, as the HMAC key that verifies callers and signs URLs. */
+  /** The project's JWT secret, as the HMAC key that signs and verifies signed URLs. */
   key: CryptoKey;
+  /** What callers' JWTs are verified with: the project's secret and JWKS. */
+  tenantKeys: TenantKeys;
   objects: ObjectStore;
   files: FileStore;
 }

@@ -33,7 +33,7 @@ import { assertValidExpiresIn, signDownloadToken, verifySignedToken } from "./si
 
 export async function signDownloadUrl(ctx: StorageContext, request: Request, t: Target): Promise<Response> {
   const expiresIn = expiresInOf(await readJsonBody(request));
-  const caller = await authenticate(request, ctx.key);
+  const caller = await authenticate(request, ctx.tenantKeys);
   assertValidExpiresIn(expiresIn);
   mustBeValidBucketName(t.bucket);
   mustBeValidKey(t.key);
@@ -52,7 +52,7 @@ export async function signDownloadUrls(ctx: StorageContext, request: Request, t:
     throw ERRORS.validation("body/paths must be array of strings");
   }
   if (paths.length < 1) throw ERRORS.validation("body/paths must NOT have fewer than 1 items");
-  const caller = await authenticate(request, ctx.key);
+  const caller = await authenticate(request, ctx.tenantKeys);
   assertValidExpiresIn(expiresIn);
   mustBeValidBucketName(t.bucket);
   const visible = await ctx.objects.visibleNames(caller, t.bucket, paths);
@@ -125,7 +125,7 @@ async function readable(
 ): Promise<StoredObject> {
   const caller: Caller | undefined = mode.public
     ? undefined
-    : await authenticate(request, ctx.key, { allowInvalidJwt: mode.allowInvalidJwt });
+    : await authenticate(request, ctx.tenantKeys, { allowInvalidJwt: mode.allowInvalidJwt });
   mustBeValidBucketName(t.bucket);
   const bucket = await ctx.objects.findBucket(t.bucket);
   if (!bucket || (!bucket.public && !caller?.authenticated)) throw ERRORS.noSuchBucket();

@@ -25,7 +25,7 @@ export async function deleteObjects(ctx: StorageContext, request: Request, t: Ta
     throw ERRORS.validation("body/prefixes must be array of strings");
   }
   if (prefixes.length < 1) throw ERRORS.validation("body/prefixes must NOT have fewer than 1 items");
-  const caller = await authenticate(request, ctx.key);
+  const caller = await authenticate(request, ctx.tenantKeys);
   if (prefixes.length > MAX_OBJECTS_PER_REQUEST) {
     throw ERRORS.invalidRequest(
       `Bulk object requests are limited to ${MAX_OBJECTS_PER_REQUEST} objects per request.`,
@@ -38,7 +38,7 @@ export async function deleteObjects(ctx: StorageContext, request: Request, t: Ta
 }
 
 export async function deleteObject(ctx: StorageContext, request: Request, t: Target): Promise<Response> {
-  const caller = await authenticate(request, ctx.key);
+  const caller = await authenticate(request, ctx.tenantKeys);
   mustBeValidBucketName(t.bucket);
   mustBeValidKey(t.key);
   await ctx.objects.findObject(SUPERUSER, t.bucket, t.key);

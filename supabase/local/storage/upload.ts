@@ -21,7 +21,7 @@ import { signUploadToken, verifySignedToken } from "./signed-urls.ts";
 import { readUploadBody } from "./upload-body.ts";
 
 export async function signUploadUrl(ctx: StorageContext, request: Request, t: Target): Promise<Response> {
-  const caller = await authenticate(request, ctx.key);
+  const caller = await authenticate(request, ctx.tenantKeys);
   mustBeValidBucketName(t.bucket);
   mustBeValidKey(t.key);
   const upsert = request.headers.get("x-upsert") === "true";
@@ -54,7 +54,7 @@ export async function uploadToSignedUrl(ctx: StorageContext, request: Request, t
 }
 
 export async function uploadObject(ctx: StorageContext, request: Request, t: Target): Promise<Response> {
-  const caller = await authenticate(request, ctx.key);
+  const caller = await authenticate(request, ctx.tenantKeys);
   mustBeValidBucketName(t.bucket);
   const stored = await storeUpload(ctx, request, t, {
     as: caller,

@@ -22,7 +22,7 @@ create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 set local client_min_messages = warning;
 
-select plan(34);
+select plan(36);
 
 -- Helpers: tests.authenticate_as & co., from 00_test_helpers.test.sql.
 
@@ -206,6 +206,15 @@ select throws_ok(
   $$ select private.start_request(pg_temp.claims('dd000000-0000-4000-8000-000000000001',
                                                  '5e551000-0000-4000-8000-000000000003')::jsonb) $$,
   'P0001', 'AUTH_001', 'a revoked session does not start a request');
+select throws_ok(
+  $$ select private.start_request(pg_temp.claims('ee000000-0000-4000-8000-000000000002',
+                                                 '5e551000-0000-4000-8000-000000000002')::jsonb
+                                  || '{"user_role": "doctor"}') $$,
+  'P0001', 'AUTH_001', 'other patient: their own live session with another user_role does not start a request');
+select throws_ok(
+  $$ select private.start_request(pg_temp.claims('ee000000-0000-4000-8000-000000000002',
+                                                 '5e551000-0000-4000-8000-000000000002')::jsonb, 'another-kid') $$,
+  'P0001', 'AUTH_001', 'other patient: their own live session signed by another key does not start a request');
 
 select pg_temp.authenticate_with('ee000000-0000-4000-8000-000000000002', '5e551000-0000-4000-8000-000000000005');
 select is(app.end_current_session(), false,

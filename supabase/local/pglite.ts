@@ -7,7 +7,8 @@ import {
   type Queryable,
   type Row,
   START_REQUEST_SQL,
-} from "./database.ts";
+  startRequestParams,
+} from "../../shared/db/database.ts";
 
 /**
  * PostgreSQL compiled to WebAssembly, in this process. Its data lives in
@@ -35,10 +36,10 @@ export function wrapPGlite(pg: PGlite): Database {
 
   return {
     driver: "pglite",
-    asCaller: (claims: Claims, fn) => transaction([START_REQUEST_SQL, [JSON.stringify(claims)]], fn),
+    asCaller: (claims: Claims, fn) => transaction([START_REQUEST_SQL, startRequestParams(claims)], fn),
     queryAsCaller: <T = Row>(claims: Claims, text: string, params?: readonly unknown[]) =>
       transaction(
-        [START_REQUEST_SQL, [JSON.stringify(claims)]],
+        [START_REQUEST_SQL, startRequestParams(claims)],
         (tx) => tx.query<T>(text, params),
       ),
     asService: (fn) => transaction([AS_SERVICE_SQL, []], fn),
