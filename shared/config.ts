@@ -3,6 +3,7 @@
  * malformed secret stops start-up with a message naming it.
  */
 import { z } from "zod";
+import type { OutsideSettings } from "./app/outside.ts";
 import { algorithmOf, type JwtSettings, type PrivateJwk } from "./auth/jwt.ts";
 import type { Limit } from "./auth/rate-limits.ts";
 import { MAX_PLATFORM_TOKEN_TTL_SECONDS } from "./auth/platform-token.ts";
@@ -76,8 +77,6 @@ const ConfigSchema = z.object({
   REALTIME_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_PLATFORM_TOKEN_TTL_SECONDS).default(300),
   SUPABASE_DB_URL: z.string().min(1).optional(),
   DATABASE_URL: z.string().min(1).optional(),
-  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
-  DB_PREPARE: flag(true),
   CORS_ORIGINS: z.string().default("*"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   ARGON2_THREAD: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
@@ -132,7 +131,15 @@ export interface Config {
   otpSecret: string;
   /** Lifetime of the platform tokens for Realtime and Storage (POST /v1/auth/realtime-token). */
   realtimeTokenTtlSeconds: number;
-  database: { url?: string; poolSize: number; prepare: boolean };
+  database: {
+    url?: string;
+    poolSize: number;
+    prepare: boolean;
+    /** Seconds postgres.js waits for a new connection before giving up (the request answers 503). */
+    connectTimeoutSeconds: number;
+    /** How long a request waits for a free pooled connection before it answers 503. */
+    poolWaitMs: number;
+  };
   corsOrigins: "*" | string[];
   logLevel: "debug" | "info" | "warn" | "error";
   /** Hash passwords on a worker thread (off: on the request's thread, as on Supabase's Edge Runtime, which has none). */
@@ -166,6 +173,8 @@ export interface Config {
   supabase: { url?: string; secretKey?: string; secretKeys: string[] };
   /** LiveKit (video): where clients connect and the key that signs their tokens; unset, tokens are refused. */
   livekit: { url?: string; apiKey?: string; apiSecret?: string };
+  /** Timeouts and circuit breakers of the calls to LiveKit, Storage, Twilio and OpenAI. */
+  outside: OutsideSettings;
   /** Limits of the endpoints that cost the clinic money, counted in the database. */
   costLimits: CostLimits;
 }
@@ -230,8 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     realtimeTokenTtlSeconds: e.REALTIME_TOKEN_TTL_SECONDS,
     database: {
       url: e.SUPABASE_DB_URL ?? e.DATABASE_URL,
-      poolSize: e.DB_POOL_SIZE,
-      prepare: e.DB_PREPARE,
+      ...databaseFaultSettings(e.SUPABASE_DB_URL ?? e.DATABASE_URL, env),
     },
     corsOrigins: e.CORS_ORIGINS.trim() === "*"
       ? "*"
@@ -252,11 +260,82 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
     supabase: supabaseOf(e),
     livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
+    outside: outsideSettings(env),
     costLimits: {
       assistantPerUser: k.OPENAI_USER_RATE_LIMIT,
       modelCallsPerDay: k.OPENAI_DAILY_BUDGET,
       whatsappSendPerUser: k.WHATSAPP_SEND_USER_RATE_LIMIT,
       whatsappSendPerRecipient: k.WHATSAPP_SEND_RECIPIENT_RATE_LIMIT,
     },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Faults: the database's pool and timeouts, the outside services' timeouts and breakers
+// ---------------------------------------------------------------------------
+
+const ms = (fallback: number) => z.coerce.number().int().min(1).max(600_000).default(fallback);
+
+const FaultSchema = z.object({
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).optional(),
+  DB_PREPARE: flag(true),
+  DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+  DB_POOL_WAIT_MS: ms(3_000),
+  LIVEKIT_TIMEOUT_MS: ms(5_000),
+  STORAGE_TIMEOUT_MS: ms(10_000),
+  TWILIO_TIMEOUT_MS: ms(15_000),
+  OPENAI_TIMEOUT_MS: ms(60_000),
+  BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  BREAKER_COOLDOWN_MS: ms(30_000),
+});
+
+function parseFaults(env: Record<string, string | undefined>) {
+  const parsed = FaultSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")} ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Supabase's pooler (Supavisor) in transaction mode listens on 6543; a
+ * `pgbouncer=true` in the URL says the same of any transaction-mode pooler.
+ * A connection there is another backend at every transaction, so prepared
+ * statements are off unless DB_PREPARE says otherwise, and a function
+ * instance keeps a small pool: the pooler, not the instance, multiplexes.
+ */
+export function behindTransactionPooler(url: string | undefined): boolean {
+  if (!url) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.port === "6543" || parsed.searchParams.get("pgbouncer") === "true";
+  } catch {
+    return false;
+  }
+}
+
+function databaseFaultSettings(url: string | undefined, env: Record<string, string | undefined>) {
+  const f = parseFaults(env);
+  const pooled = behindTransactionPooler(url);
+  return {
+    poolSize: f.DB_POOL_SIZE ?? (pooled ? 5 : 10),
+    prepare: env.DB_PREPARE === undefined ? !pooled : f.DB_PREPARE,
+    connectTimeoutSeconds: f.DB_CONNECT_TIMEOUT_SECONDS,
+    poolWaitMs: f.DB_POOL_WAIT_MS,
+  };
+}
+
+function outsideSettings(env: Record<string, string | undefined>): OutsideSettings {
+  const f = parseFaults(env);
+  return {
+    timeoutMs: {
+      livekit: f.LIVEKIT_TIMEOUT_MS,
+      storage: f.STORAGE_TIMEOUT_MS,
+      twilio: f.TWILIO_TIMEOUT_MS,
+      openai: f.OPENAI_TIMEOUT_MS,
+    },
+    breakerFailures: f.BREAKER_FAILURES,
+    breakerCooldownMs: f.BREAKER_COOLDOWN_MS,
   };
 }

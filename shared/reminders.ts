@@ -67,7 +67,7 @@ export async function sendDueReminders(deps: Deps): Promise<{ sent: number; fail
   for (const reminder of due) {
     try {
       const body = reminderText(reminder);
-      const message = await sendWithRetry(deps.whatsapp, log, { to: reminder.patientPhone, body });
+      const message = await sendWithRetry(deps, log, { to: reminder.patientPhone, body });
       const id = await recordOutbound(deps.db, {
         messageSid: message.messageSid,
         purpose: "reminder",

@@ -76,6 +76,38 @@ Deno.test("config: defaults, and what a missing or weak secret says", async (t) 
     },
   );
 
+  await t.step(
+    "behind Supavisor's transaction mode (6543, or pgbouncer=true): no prepared statements, a small pool",
+    () => {
+      const base = { JWT_SECRET: SECRET, WHATSAPP_SENDER: "console" };
+      const direct = loadConfig({
+        ...base,
+        SUPABASE_DB_URL: "postgres://u:p@db.ref.supabase.co:5432/postgres",
+      });
+      assertEquals([direct.database.prepare, direct.database.poolSize], [true, 10]);
+      for (
+        const url of [
+          "postgres://u:p@aws-0-sa-east-1.pooler.supabase.com:6543/postgres",
+          "postgres://u:p@pooler.example:5432/postgres?pgbouncer=true",
+        ]
+      ) {
+        const pooled = loadConfig({ ...base, SUPABASE_DB_URL: url });
+        assertEquals([pooled.database.prepare, pooled.database.poolSize], [false, 5], url);
+      }
+      const forced = loadConfig({
+        ...base,
+        SUPABASE_DB_URL: "postgres://u:p@pooler.example:6543/postgres",
+        DB_PREPARE: "true",
+        DB_POOL_SIZE: "8",
+      });
+      assertEquals([forced.database.prepare, forced.database.poolSize], [true, 8]);
+      const timeouts = loadConfig({ ...base, LIVEKIT_TIMEOUT_MS: "1500", BREAKER_FAILURES: "2" });
+      assertEquals(timeouts.outside.timeoutMs.livekit, 1500);
+      assertEquals(timeouts.outside.breakerFailures, 2);
+      assertEquals(timeouts.database.connectTimeoutSeconds, 5);
+    },
+  );
+
   await t.step("CORS_ORIGINS is a comma-separated allow-list", () => {
     const config = loadConfig({
       JWT_SECRET: SECRET,

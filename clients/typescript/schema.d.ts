@@ -8,7 +8,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Service health, with the database's and LiveKit's state (public; LiveKit down is degraded, 200) */
+        /** Service health: which part is down (public; the database down is 503, another part down is degraded, 200) */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -2151,6 +2151,8 @@ export interface components {
                 /** @enum {string} */
                 status: "up" | "down";
             };
+            /** @description The parts that are down now (empty when all is well) */
+            down: ("database" | "livekit" | "storage" | "twilio" | "openai")[];
             livekit: {
                 /** @description LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET set */
                 configured: boolean;
@@ -2158,10 +2160,22 @@ export interface components {
                 /** @description A RoomService call answered within 2 s */
                 reachable: boolean;
             };
+            openai: {
+                /** @enum {string} */
+                status: "up" | "down";
+            };
             /** @enum {string} */
             status: "ok" | "degraded";
+            storage: {
+                /** @enum {string} */
+                status: "up" | "down";
+            };
             /** Format: date-time */
             time: string;
+            twilio: {
+                /** @enum {string} */
+                status: "up" | "down";
+            };
             version: string;
         };
         LoginRequest: {
@@ -2287,7 +2301,7 @@ export interface components {
         };
         ProblemDetails: {
             /** @enum {string} */
-            code: "VAL_001" | "VAL_002" | "VAL_003" | "RES_001" | "RES_002" | "APP_001" | "APP_002" | "APP_003" | "CON_001" | "CON_002" | "CON_003" | "VID_001" | "VID_002" | "FILE_001" | "FILE_002" | "FILE_003" | "CHAT_001" | "CHAT_002" | "CHAT_003" | "CHAT_004" | "AUTH_001" | "AUTH_002" | "AUTH_003" | "RATE_001" | "REQ_001" | "REQ_002" | "SRV_001" | "SRV_002";
+            code: "VAL_001" | "VAL_002" | "VAL_003" | "RES_001" | "RES_002" | "APP_001" | "APP_002" | "APP_003" | "CON_001" | "CON_002" | "CON_003" | "VID_001" | "VID_002" | "FILE_001" | "FILE_002" | "FILE_003" | "CHAT_001" | "CHAT_002" | "CHAT_003" | "CHAT_004" | "AUTH_001" | "AUTH_002" | "AUTH_003" | "RATE_001" | "REQ_001" | "REQ_002" | "SRV_001" | "SRV_002" | "SRV_003";
             detail: string;
             errors?: {
                 field: string;
@@ -2582,6 +2596,9 @@ export interface operations {
                      *       "status": "ok",
                      *       "version": "texto de ejemplo",
                      *       "time": "2026-01-20T10:30:00.000Z",
+                     *       "down": [
+                     *         "database"
+                     *       ],
                      *       "database": {
                      *         "status": "up",
                      *         "driver": "pglite",
@@ -2591,6 +2608,15 @@ export interface operations {
                      *         "configured": true,
                      *         "reachable": true,
                      *         "latencyMs": 1
+                     *       },
+                     *       "storage": {
+                     *         "status": "up"
+                     *       },
+                     *       "twilio": {
+                     *         "status": "up"
+                     *       },
+                     *       "openai": {
+                     *         "status": "up"
                      *       }
                      *     }
                      */
@@ -2627,6 +2653,9 @@ export interface operations {
                      *       "status": "ok",
                      *       "version": "texto de ejemplo",
                      *       "time": "2026-01-20T10:30:00.000Z",
+                     *       "down": [
+                     *         "database"
+                     *       ],
                      *       "database": {
                      *         "status": "up",
                      *         "driver": "pglite",
@@ -2636,6 +2665,15 @@ export interface operations {
                      *         "configured": true,
                      *         "reachable": true,
                      *         "latencyMs": 1
+                     *       },
+                     *       "storage": {
+                     *         "status": "up"
+                     *       },
+                     *       "twilio": {
+                     *         "status": "up"
+                     *       },
+                     *       "openai": {
+                     *         "status": "up"
                      *       }
                      *     }
                      */
@@ -2709,6 +2747,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -2847,6 +2904,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -3064,6 +3140,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getAppointment: {
@@ -3199,6 +3294,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -3414,6 +3528,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     cancelAppointment: {
@@ -3574,6 +3707,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listAuditEvents: {
@@ -3715,6 +3867,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     forgotPassword: {
@@ -3840,6 +4011,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -4004,6 +4194,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     logout: {
@@ -4081,6 +4290,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     createRealtimeToken: {
@@ -4151,6 +4379,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -4285,6 +4532,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -4486,6 +4752,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     unblockChatUser: {
@@ -4582,6 +4867,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -4738,6 +5042,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -5042,6 +5365,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getChatConversation: {
@@ -5197,6 +5539,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -5395,6 +5756,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     leaveChatConversation: {
@@ -5491,6 +5871,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -5667,6 +6066,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -6005,7 +6423,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6145,7 +6563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6322,6 +6740,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -6559,6 +6996,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     deleteChatMessage: {
@@ -6693,6 +7149,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -6835,6 +7310,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -7027,6 +7521,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listChatReports: {
@@ -7179,6 +7692,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     searchChatMessages: {
@@ -7302,6 +7834,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getChatUnreadCount: {
@@ -7377,6 +7928,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -7576,7 +8146,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7745,6 +8315,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -7945,7 +8534,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8177,7 +8766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8394,6 +8983,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -8702,6 +9310,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getClinicHistory: {
@@ -8916,6 +9543,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listConsultations: {
@@ -9035,6 +9681,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -9281,6 +9946,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getConsultation: {
@@ -9410,6 +10094,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -9589,6 +10292,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     closeConsultation: {
@@ -9762,6 +10484,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getConsultationFileDownloadUrl: {
@@ -9903,7 +10644,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10162,7 +10903,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10375,7 +11116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10530,6 +11271,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -10697,7 +11457,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10875,6 +11635,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -11130,6 +11909,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     markConsultationMessageDelivered: {
@@ -11297,6 +12095,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -11504,6 +12321,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     revokeConsultationObserver: {
@@ -11641,6 +12477,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -11827,7 +12682,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12053,7 +12908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12242,7 +13097,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12434,6 +13289,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listAiConversations: {
@@ -12547,6 +13421,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -12692,6 +13585,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     markAiConversationRead: {
@@ -12813,6 +13725,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listDoctors: {
@@ -12923,6 +13854,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -13062,6 +14012,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -13244,6 +14213,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     removeDoctorAvailabilityException: {
@@ -13360,6 +14348,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -13579,6 +14586,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listDoctorSlots: {
@@ -13700,6 +14726,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -14611,6 +15656,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     sendAssistantMessage: {
@@ -14780,7 +15844,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14915,6 +15979,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -15104,6 +16187,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getPatient: {
@@ -15234,6 +16336,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     deletePatient: {
@@ -15349,6 +16470,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -15559,6 +16699,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getPatientAntecedents: {
@@ -15706,6 +16865,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -15905,6 +17083,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     listPatientAppointments: {
@@ -16051,6 +17248,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -16282,6 +17498,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     removeVideoRoomParticipant: {
@@ -16425,7 +17660,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16604,7 +17839,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16760,7 +17995,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16888,6 +18123,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -17066,6 +18320,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getWhatsAppMessageStatus: {
@@ -17198,6 +18471,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     receiveWhatsAppMessage: {
@@ -17317,7 +18609,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17455,7 +18747,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17667,7 +18959,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17824,6 +19116,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -18035,6 +19346,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getUser: {
@@ -18169,6 +19499,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     deleteUser: {
@@ -18284,6 +19633,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -18498,6 +19866,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     endUserSessions: {
@@ -18640,6 +20027,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     getCurrentUser: {
@@ -18722,6 +20128,25 @@ export interface operations {
                      *       "status": 500,
                      *       "code": "SRV_001",
                      *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -18958,7 +20383,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Temporarily unavailable (SRV_002) */
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { describeError } from "./logger.ts";
-import { pgErrorToApiError } from "./pg-errors.ts";
+import { databaseUnavailable, isDatabaseUnavailable, isPgError, pgErrorToApiError } from "./pg-errors.ts";
 import { ApiError, type ErrorCode } from "./problem.ts";
 import type { AppBindings } from "./types.ts";
 
@@ -24,6 +24,7 @@ function fromHttpException(error: HTTPException): ApiError {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof HTTPException) return fromHttpException(error);
+  if (isDatabaseUnavailable(error)) return databaseUnavailable(error);
   return pgErrorToApiError(error) ??
     new ApiError("SRV_001", "Ha ocurrido un error inesperado", { cause: error });
 }
@@ -40,8 +41,10 @@ export function onError(error: unknown, c: Context<AppBindings>): Response {
   const apiError = toApiError(error);
   if (apiError.code === "SRV_001") {
     c.var.log?.error("unhandled error", describeError(error));
-  } else if (apiError.cause && apiError.code === "SRV_002") {
+  } else if (apiError.code === "SRV_002" && isPgError(apiError.cause)) {
     c.var.log?.warn("transient database error", describeError(apiError.cause));
+  } else if (apiError.code === "SRV_003") {
+    c.var.log?.warn("database unavailable", describeError(apiError.cause));
   }
   return problemResponse(c, apiError);
 }

@@ -28,6 +28,8 @@ function impliedStatuses(path: string, operation: Json): ProblemStatus[] {
   // The body limit (create-app.ts) applies to every body.
   if (hasBody) statuses.push(413);
   statuses.push(500);
+  // Every operation but the public ones without input needs the database, which may be down (SRV_003).
+  if (statuses.includes(400) || statuses.includes(401)) statuses.push(503);
   return statuses;
 }
 

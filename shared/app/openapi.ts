@@ -28,7 +28,8 @@ export const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: "Unprocessable",
   429: "Too many requests (RATE_001), with Retry-After",
   500: "Unexpected error (SRV_001)",
-  503: "Temporarily unavailable (SRV_002)",
+  503:
+    "Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database)",
 };
 
 export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
@@ -48,7 +49,7 @@ export function problems<const S extends ProblemStatus>(...statuses: S[]) {
 
 /**
  * Nothing: the answers an operation's shape implies (400 with input, 401 when
- * authenticated, 404 with a path id, 413 with a body, 500) are added to the
+ * authenticated, 404 with a path id, 413 with a body, 500, 503 where the database is needed) are added to the
  * document by openapi-document.ts. Kept so that routes written against the
  * older list still compile; declare only the statuses a route adds.
  */

@@ -3,6 +3,7 @@
  * the server's message or detail into the answer: they can hold SQL or
  * another user's data (a unique violation's detail names the value).
  */
+import { isDatabaseUnavailable } from "../db/database.ts";
 import { ApiError, type FieldError, isErrorCode } from "./problem.ts";
 
 interface PgErrorLike {
@@ -108,4 +109,16 @@ export function pgErrorToApiError(error: unknown): ApiError | undefined {
     default:
       return undefined;
   }
+}
+
+/** Seconds a client waits before retrying while the database is unreachable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+export { isDatabaseUnavailable };
+
+export function databaseUnavailable(cause: unknown): ApiError {
+  return new ApiError("SRV_003", "La base de datos no está disponible, vuelve a intentarlo", {
+    headers: { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) },
+    cause,
+  });
 }

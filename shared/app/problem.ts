@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   REQ_002: { status: 415, slug: "unsupported-media-type", title: "Tipo de contenido no soportado" },
   SRV_001: { status: 500, slug: "internal", title: "Error interno" },
   SRV_002: { status: 503, slug: "unavailable", title: "Servicio no disponible" },
+  SRV_003: { status: 503, slug: "database-unavailable", title: "Base de datos no disponible" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; slug: string; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

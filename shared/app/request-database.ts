@@ -1,6 +1,8 @@
 /**
- * The request's database access: exactly one transaction, as the caller.
- * A second transaction in the same request is a programming error.
+ * The request's database access: one transaction, as the caller. A second
+ * one is a programming error, except `afterward`: the outcome of an outside
+ * call (LiveKit, Twilio), recorded once the call is done, so that no
+ * connection waits for the service.
  */
 import type { Claims, Database, Queryable, Row } from "../db/database.ts";
 
@@ -30,6 +32,16 @@ export class RequestDatabase {
   verifySession(): Promise<void> {
     this.#claim();
     return this.db.asCaller(this.claims, async () => {});
+  }
+
+  /**
+   * A further transaction after the first, to record what an outside call
+   * did. The two are not atomic: the first must leave a state from which a
+   * retry resumes (see the video handlers).
+   */
+  afterward<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    if (!this.#used) throw new Error("afterward() follows the request's transaction");
+    return this.db.asCaller(this.claims, fn);
   }
 
   #claim() {

@@ -95,3 +95,59 @@ export function startRequestParams(claims: Claims): [string, string | null] {
 export const AS_SERVICE_SQL = "set local role service_role";
 export const AS_ROLE_SQL =
   "select set_config('request.jwt.claims', $2::text, true), set_config('role', $1::text, true)";
+
+/**
+ * The database cannot be reached (refused, timed out, shut down, connection
+ * lost) or no pooled connection came free in time: a temporary condition,
+ * answered 503 SRV_003 with Retry-After.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+
+  constructor(readonly reason: "pool_timeout" | "pool_full", message: string) {
+    super(message);
+  }
+}
+
+/** postgres.js's own connection errors, and the socket's. */
+const CONNECTION_ERRORS = new Set([
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/**
+ * Whether the error says the database is out of reach for now rather than
+ * that the request is wrong: refused or timed-out connections, a connection
+ * lost, the server shutting down or starting up (57P01-57P03), a connection
+ * exception (08xxx), too many connections (53300), PGlite closed, or no
+ * pooled connection free in time.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true;
+  if (error instanceof Deno.errors.ConnectionRefused || error instanceof Deno.errors.ConnectionReset) {
+    return true;
+  }
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (CONNECTION_ERRORS.has(code)) return true;
+    if (/^08[0-9A-Z]{3}$/.test(code) || ["57P01", "57P02", "57P03", "53300"].includes(code)) return true;
+  }
+  return error instanceof Error && error.message === "PGlite is closed";
+}
+
+/** The error of a statement not sent because its transaction's connection was lost. */
+export function connectionLost(): Error {
+  return Object.assign(new Error("the connection was lost mid-transaction"), { code: "CONNECTION_CLOSED" });
+}

@@ -7,6 +7,8 @@ export interface DatabaseSettings {
   url?: string;
   poolSize?: number;
   prepare?: boolean;
+  connectTimeoutSeconds?: number;
+  poolWaitMs?: number;
 }
 
 /**
@@ -25,6 +27,12 @@ export function openDatabase(settings: DatabaseSettings): Promise<Database> {
     );
   }
   return Promise.resolve(
-    createPostgresDatabase({ url: settings.url, poolSize: settings.poolSize, prepare: settings.prepare }),
+    createPostgresDatabase({
+      url: settings.url,
+      poolSize: settings.poolSize,
+      prepare: settings.prepare,
+      connectTimeoutSeconds: settings.connectTimeoutSeconds,
+      poolWaitMs: settings.poolWaitMs,
+    }),
   );
 }

@@ -65,6 +65,8 @@ export interface StartOptions {
    * capturing it in `outbox`; the messages are in `stack.twilio.messages`.
    */
   twilio?: boolean;
+  /** postgres only: this database (already migrated) instead of a copy of the suite's template. */
+  databaseUrl?: string;
 }
 
 /** The Twilio account of the tests that use the Twilio stand-in. */
@@ -85,7 +87,9 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
     ...options.env,
   };
   let dropDatabase = async () => {};
-  if (driver === "postgres") {
+  if (driver === "postgres" && options.databaseUrl) {
+    env.DATABASE_URL = options.databaseUrl;
+  } else if (driver === "postgres") {
     // Read now, not at import: the bench and the fuzzer set them after importing this module.
     const pgUrl = Deno.env.get("TEST_PG_URL");
     const pgTemplate = Deno.env.get("TEST_PG_TEMPLATE");

@@ -67,6 +67,8 @@ export interface VideoAdapter {
   deleteRoom(roomName: string): Promise<void>;
   /** Starts a room-composite recording (Egress). */
   startRecording(roomName: string): Promise<VideoEgress>;
+  /** The room's egresses that have not ended. */
+  activeRecordings(roomName: string): Promise<VideoEgress[]>;
   /** Stops an egress; VideoNotFoundError when LiveKit does not know it. */
   stopRecording(egressId: string): Promise<VideoEgress>;
   /** A cheap RoomService call within `timeoutMs`: whether LiveKit answered. */

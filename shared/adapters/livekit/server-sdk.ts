@@ -147,6 +147,15 @@ export function createLiveKitAdapter(settings: LiveKitSettings): VideoAdapter {
         return { egressId: info.egressId, roomName: info.roomName, status: s.EgressStatus[info.status] };
       }),
 
+    activeRecordings: (roomName) =>
+      server(async ({ egress }, s) =>
+        (await egress.listEgress({ roomName, active: true })).map((info): VideoEgress => ({
+          egressId: info.egressId,
+          roomName: info.roomName,
+          status: s.EgressStatus[info.status],
+        }))
+      ),
+
     stopRecording: (egressId) =>
       server(async ({ egress }, s): Promise<VideoEgress> => {
         const info = await egress.stopEgress(egressId);

@@ -5,8 +5,8 @@
  * anyone else gets a polite fixed reply. Every reply goes out through the
  * Messages API, retried with backoff, and is recorded.
  */
-import type { WhatsAppSender } from "../../adapters/whatsapp/sender.ts";
 import { describeError, type Logger } from "../../app/logger.ts";
+import { guarded, guardedModel } from "../../app/outside.ts";
 import { isPgError } from "../../app/pg-errors.ts";
 import { retryWithBackoff } from "../../app/retry.ts";
 import type { Deps } from "../../app/types.ts";
@@ -76,7 +76,7 @@ export async function answerInbound(deps: Deps, message: InboundMessage, stored:
       let failed = false;
       try {
         body = (await answerDoctor(
-          { db: deps.db, model: deps.assistantModel, log },
+          { db: deps.db, model: guardedModel(deps), log },
           claims,
           sender.conversationId,
           message.body,
@@ -146,7 +146,7 @@ async function reply(
   failed = false,
 ): Promise<void> {
   const to = inbound.from.replace(/^whatsapp:/, "");
-  const sent = await sendWithRetry(deps.whatsapp, log, { to, body: outbound.body });
+  const sent = await sendWithRetry(deps, log, { to, body: outbound.body });
   await recordOutbound(deps.db, {
     ...outbound,
     messageSid: sent.messageSid,
@@ -156,9 +156,9 @@ async function reply(
   }, inboundId ? { inboundId, failed } : undefined);
 }
 
-/** Twilio's Messages API, retried with exponential backoff (3 tries). */
-export function sendWithRetry(sender: WhatsAppSender, log: Logger, message: { to: string; body: string }) {
-  return retryWithBackoff(() => sender.send(message), {
+/** Twilio's Messages API, retried with exponential backoff (3 tries), each behind Twilio's timeout and breaker. */
+export function sendWithRetry(deps: Deps, log: Logger, message: { to: string; body: string }) {
+  return retryWithBackoff(() => guarded(deps, "twilio", () => deps.whatsapp.send(message)), {
     attempts: 3,
     baseDelayMs: 500,
     onRetry: (attempt, error) => log.warn("whatsapp send retry", { attempt, ...describeError(error) }),

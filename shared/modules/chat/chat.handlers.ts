@@ -212,6 +212,7 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
   // once the transaction has shown the files are the caller's, in this conversation.
   const uploaded = await outside(
     c,
+    "storage",
     "object info",
     () =>
       Promise.all(attachments.map(async (fileId) => {
@@ -293,7 +294,12 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
     // (the transaction rolled back); the file stays pending for the right bytes.
     if (error instanceof ContentMismatch) {
       const key = objectKey(id, error.fileId);
-      await outside(c, "removing a mismatched upload", () => c.var.deps.storage.remove(BUCKET, [key]));
+      await outside(
+        c,
+        "storage",
+        "removing a mismatched upload",
+        () => c.var.deps.storage.remove(BUCKET, [key]),
+      );
     }
     throw error;
   }
@@ -378,6 +384,7 @@ export const uploadFile: AppRouteHandler<UploadFileRoute> = async (c) => {
   const key = objectKey(body.conversationId, fileId);
   const { uploadUrl } = await outside(
     c,
+    "storage",
     "signed upload URL",
     () => c.var.deps.storage.createSignedUploadUrl(BUCKET, key),
   );
@@ -398,6 +405,7 @@ export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
   });
   const downloadUrl = await outside(
     c,
+    "storage",
     "signed download URL",
     () =>
       c.var.deps.storage.createSignedDownloadUrl(
@@ -547,7 +555,7 @@ export const listReports: AppRouteHandler<ListReportsRoute> = async (c) => {
 // ---------------------------------------------------------------------------
 
 function callToken(c: Context<AppBindings>, roomName: string) {
-  return outside(c, "video token", () =>
+  return outside(c, "livekit", "video token", () =>
     c.var.deps.video.issueToken({
       roomName,
       identity: c.var.caller.sub,
@@ -575,7 +583,7 @@ export const startCall: AppRouteHandler<StartCallRoute> = async (c) => {
     return await readCall(tx, id);
   });
   // Its LiveKit room, once the database has admitted the call (hours, blocks, the daily limit).
-  await outside(c, "video room", () => c.var.deps.video.createRoom(call.room_name));
+  await outside(c, "livekit", "video room", () => c.var.deps.video.createRoom(call.room_name));
   const { token, url } = await callToken(c, call.room_name);
   return c.json(
     envelope({ ...toCall(call), accessToken: token, livekitUrl: url }, "Videollamada iniciada"),

@@ -156,7 +156,7 @@ export const videoToken: AppRouteHandler<VideoTokenRoute> = async (c) => {
     throw new ApiError("CON_002", "La consulta todavía no empezó: el token se emite cuando está en curso");
   }
   const roomName = access.room_name;
-  const { token, url } = await outside(c, "video token", () =>
+  const { token, url } = await outside(c, "livekit", "video token", () =>
     c.var.deps.video.issueToken({
       roomName,
       identity: c.var.caller.sub,
@@ -261,6 +261,7 @@ export const prepareFile: AppRouteHandler<PrepareFileRoute> = async (c) => {
   const key = objectKey(id, fileId);
   const { uploadUrl } = await outside(
     c,
+    "storage",
     "signed upload URL",
     () => c.var.deps.storage.createSignedUploadUrl(BUCKET, key),
   );
@@ -283,7 +284,7 @@ export const confirmFile: AppRouteHandler<ConfirmFileRoute> = async (c) => {
   const key = objectKey(id, fileId);
   // Asked before the transaction (Storage is another service); used only once
   // the transaction has shown that the caller may see the file.
-  const [info, sample] = await outside(c, "object info", () =>
+  const [info, sample] = await outside(c, "storage", "object info", () =>
     Promise.all([
       c.var.deps.storage.objectInfo(BUCKET, key),
       c.var.deps.storage.readStart(BUCKET, key, CONTENT_SAMPLE_BYTES),
@@ -335,7 +336,12 @@ export const confirmFile: AppRouteHandler<ConfirmFileRoute> = async (c) => {
     // Thrown only for the uploader's own pending file: its object goes and the row stays
     // pending, so the right bytes may still go to the same signed URL.
     if (error instanceof ContentMismatch) {
-      await outside(c, "removing a mismatched upload", () => c.var.deps.storage.remove(BUCKET, [key]));
+      await outside(
+        c,
+        "storage",
+        "removing a mismatched upload",
+        () => c.var.deps.storage.remove(BUCKET, [key]),
+      );
     }
     throw error;
   }
@@ -358,6 +364,7 @@ export const downloadFile: AppRouteHandler<DownloadFileRoute> = async (c) => {
   });
   const downloadUrl = await outside(
     c,
+    "storage",
     "signed download URL",
     () =>
       c.var.deps.storage.createSignedDownloadUrl(BUCKET, objectKey(id, fileId), DOWNLOAD_URL_TTL_SECONDS, {

@@ -1,36 +1,62 @@
+import { outsideStatus } from "../../app/outside.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
 import type { HealthRoute } from "./health.routes.ts";
 
 export const API_VERSION = "1.0.0";
 /** LiveKit must answer a cheap RoomService call within this to count as reachable. */
 const LIVEKIT_PING_TIMEOUT_MS = 2_000;
+/** The database must answer `select 1` within this to count as up. */
+const DATABASE_PING_TIMEOUT_MS = 2_000;
+
+/** Whether `check` succeeds within `ms`, and how long it took. */
+async function timed(check: () => Promise<unknown>, ms: number): Promise<{ ok: boolean; latencyMs: number }> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    const ok = await Promise.race([check().then((r) => r !== false, () => false), late]);
+    return { ok, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export const health: AppRouteHandler<HealthRoute> = async (c) => {
-  const { db, video } = c.var.deps;
-  const started = performance.now();
-  let up = true;
-  try {
-    await db.ping();
-  } catch {
-    up = false;
-  }
-  const dbLatency = Math.round((performance.now() - started) * 10) / 10;
-  const videoStarted = performance.now();
-  const reachable = video.configured && await video.ping(LIVEKIT_PING_TIMEOUT_MS);
+  const { deps } = c.var;
+  const { db, video } = deps;
+  const [database, livekit] = await Promise.all([
+    timed(() => db.ping(), DATABASE_PING_TIMEOUT_MS),
+    video.configured
+      ? timed(() => video.ping(LIVEKIT_PING_TIMEOUT_MS), LIVEKIT_PING_TIMEOUT_MS + 500)
+      : Promise.resolve({ ok: false, latencyMs: 0 }),
+  ]);
+  const up = database.ok;
+  const reachable = livekit.ok;
+  // The others are not pinged (a call costs money or needs an object): their breakers say if they failed lately.
+  const recent = outsideStatus(deps);
+  const down = [
+    ...(up ? [] : ["database" as const]),
+    ...(video.configured && !reachable ? ["livekit" as const] : []),
+    ...(["storage", "twilio", "openai"] as const).filter((s) => recent[s] === "down"),
+  ];
   const body = {
-    status: up && (reachable || !video.configured) ? "ok" as const : "degraded" as const,
+    status: down.length === 0 ? "ok" as const : "degraded" as const,
     version: API_VERSION,
     time: new Date().toISOString(),
+    down,
     database: {
       status: up ? "up" as const : "down" as const,
       driver: db.driver,
-      ...(up ? { latencyMs: dbLatency } : {}),
+      ...(up ? { latencyMs: database.latencyMs } : {}),
     },
     livekit: {
       configured: video.configured,
       reachable,
-      ...(reachable ? { latencyMs: Math.round((performance.now() - videoStarted) * 10) / 10 } : {}),
+      ...(reachable ? { latencyMs: livekit.latencyMs } : {}),
     },
+    storage: { status: recent.storage },
+    twilio: { status: recent.twilio },
+    openai: { status: recent.openai },
   };
   return up ? c.json(body, 200) : c.json(body, 503);
 };

@@ -1,9 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 
+/** A service health does not call: down while its breaker is open (BREAKER_FAILURES failures in a row). */
+const RecentStatusSchema = z.object({ status: z.enum(["up", "down"]) });
+
 export const HealthSchema = z.object({
   status: z.enum(["ok", "degraded"]),
   version: z.string(),
   time: z.string().openapi({ format: "date-time" }),
+  down: z.array(z.enum(["database", "livekit", "storage", "twilio", "openai"])).openapi({
+    description: "The parts that are down now (empty when all is well)",
+  }),
   database: z.object({
     status: z.enum(["up", "down"]),
     driver: z.enum(["pglite", "postgres"]),
@@ -16,6 +22,9 @@ export const HealthSchema = z.object({
     reachable: z.boolean().openapi({ description: "A RoomService call answered within 2 s" }),
     latencyMs: z.number().optional(),
   }),
+  storage: RecentStatusSchema,
+  twilio: RecentStatusSchema,
+  openai: RecentStatusSchema,
 }).openapi("Health");
 
 export const health = createRoute({
@@ -23,7 +32,8 @@ export const health = createRoute({
   path: "/health",
   operationId: "getHealth",
   tags: ["Health"],
-  summary: "Service health, with the database's and LiveKit's state (public; LiveKit down is degraded, 200)",
+  summary:
+    "Service health: which part is down (public; the database down is 503, another part down is degraded, 200)",
   security: [],
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },

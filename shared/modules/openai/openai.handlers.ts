@@ -1,4 +1,5 @@
 import { envelope } from "../../app/envelope.ts";
+import { guardedModel } from "../../app/outside.ts";
 import { ApiError, forbidden } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
@@ -46,7 +47,7 @@ export const message: AppRouteHandler<MessageRoute> = async (c) => {
   });
   try {
     const { answer } = await answerDoctor(
-      { db: deps.db, model: deps.assistantModel, log: c.var.log },
+      { db: deps.db, model: guardedModel(deps), log: c.var.log },
       claims,
       conversationId,
       message,

@@ -8,9 +8,10 @@
 import type { ChatModel } from "../../adapters/openai/openai.ts";
 import { rateLimitKey } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
+import { CallNotMade } from "../../app/outside.ts";
 
 /** The budget is spent: no call was made. */
-export class ModelBudgetExceededError extends Error {
+export class ModelBudgetExceededError extends CallNotMade {
   override name = "ModelBudgetExceededError";
   constructor(readonly retryAfterSeconds: number) {
     super("The clinic's daily budget of model calls is spent");

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { envelope } from "../../app/envelope.ts";
 import { iso } from "../../app/fields.ts";
-import { describeError } from "../../app/logger.ts";
+import { outside } from "../../app/outside.ts";
 import { ApiError, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
@@ -21,19 +21,23 @@ interface WhatsAppMessageRow {
   error_message: string | null;
 }
 
+/**
+ * The recipient is checked and the send counted as the caller, the message
+ * sent, then recorded: no transaction (nor the counters' rows) stays held
+ * while Twilio answers. A send that then fails stays counted: the limits err
+ * on the side of the clinic's bill.
+ */
 export const send: AppRouteHandler<SendRoute> = async (c) => {
   requireRole(c, "admin", "doctor");
   const { to, body } = c.req.valid("json");
   const phone = to.replace(/^whatsapp:/, "");
-  const row = await c.var.db.transaction(async (tx) => {
+  const recipient = await c.var.db.transaction(async (tx) => {
     // Row-level security: an admin sees every user, a doctor themself and their patients.
     const [recipient] = await tx.query<{ id: string }>(
       "select id from public.users where phone = $1 and is_active and deleted_at is null",
       [phone],
     );
     if (!recipient) throw notFound("Destinatario no encontrado");
-    // Counted before the call out, in this transaction: a burst waits on the counters' rows, and
-    // a refused or failed send rolls back uncounted.
     const { whatsappSendPerUser: perUser, whatsappSendPerRecipient: perRecipient } =
       c.var.deps.config.costLimits;
     await tx.query("select app.count_whatsapp_send($1, $2, $3, $4, $5)", [
@@ -43,17 +47,16 @@ export const send: AppRouteHandler<SendRoute> = async (c) => {
       perRecipient.max,
       perRecipient.windowSeconds,
     ]);
-    let sent;
-    try {
-      sent = await c.var.deps.whatsapp.send({ to: phone, body });
-    } catch (error) {
-      c.var.log.error("whatsapp send failed", describeError(error));
-      throw new ApiError("SRV_002", "WhatsApp no está disponible, vuelve a intentarlo", {
-        headers: { "Retry-After": "10" },
-        cause: error,
-      });
-    }
-    const [stored] = await tx.query<WhatsAppMessageRow>(
+    return recipient;
+  });
+  const sent = await outside(
+    c,
+    "twilio",
+    "whatsapp send",
+    () => c.var.deps.whatsapp.send({ to: phone, body }),
+  );
+  const [row] = await c.var.db.afterward((tx) =>
+    tx.query<WhatsAppMessageRow>(
       `insert into public.whatsapp_messages
          (message_sid, direction, purpose, user_id, sent_by, from_phone, to_phone, body, status)
        values ($1, 'outbound', 'manual', $2, (select auth.uid()), $3, $4, $5, $6)
@@ -66,9 +69,8 @@ export const send: AppRouteHandler<SendRoute> = async (c) => {
         body,
         sent.status,
       ],
-    );
-    return stored;
-  });
+    )
+  );
   return c.json(
     envelope({
       success: true as const,

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { type VideoAdapter, VideoNotFoundError, type VideoRole } from "../../adapters/livekit/livekit.ts";
 import { decodeCursor, encodeCursor } from "../../app/cursor.ts";
 import { envelope, pagedEnvelope } from "../../app/envelope.ts";
-import { outside } from "../../app/outside.ts";
+import { guarded, outside } from "../../app/outside.ts";
 import { ApiError, forbidden, notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
@@ -40,6 +40,11 @@ interface RecordingRow {
   stop_reason: "stopped" | "consent_revoked" | "egress_ended" | null;
 }
 
+/** A LiveKit call: timeout and breaker; a failure is 503 SRV_002 (404 `missing` when LiveKit knows no such thing). */
+function livekit<T>(c: Context<AppBindings>, what: string, fn: () => Promise<T>, missing?: string) {
+  return outside(c, "livekit", what, fn, missing);
+}
+
 /**
  * A LiveKit call that follows a committed change (a close, a revocation): the
  * change stands whatever LiveKit answers. What LiveKit no longer has is
@@ -52,7 +57,7 @@ export async function afterCommitInLiveKit(
 ): Promise<void> {
   if (!c.var.deps.video.configured) return;
   try {
-    await call(c.var.deps.video);
+    await guarded(c.var.deps, "livekit", () => call(c.var.deps.video));
   } catch (error) {
     if (!(error instanceof VideoNotFoundError)) {
       c.var.log.warn(`${what} failed`, { error: (error as Error).message });
@@ -115,40 +120,47 @@ async function recordingState(tx: Queryable, id: string) {
 // Rooms and observers
 // ---------------------------------------------------------------------------
 
+/**
+ * The room is created in three steps, so that no database connection waits
+ * for LiveKit: read the access (the room's name was fixed when the
+ * consultation started), create the room in LiveKit (idempotent by name),
+ * then record it. A consultation in progress without its `video_rooms` row is
+ * the pending state: if the process dies between the last two steps, the next
+ * call creates the same room again (LiveKit answers the existing one) and
+ * records it once.
+ */
 export const createRoom: AppRouteHandler<CreateRoomRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { consultationId } = c.req.valid("json");
-  // One transaction: LiveKit is called inside it, so nothing is stored if it fails.
-  const { data, created } = await c.var.db.transaction(async (tx) => {
-    const access = await videoAccess(tx, consultationId);
-    const roomName = liveRoom(access);
-    const room = await outside(c, "create room", () => c.var.deps.video.createRoom(roomName));
-    const [recorded] = await tx.query<{ room_sid: string; created_at: string; created: boolean }>(
+  const access = await c.var.db.transaction((tx) => videoAccess(tx, consultationId));
+  const roomName = liveRoom(access);
+  const room = await livekit(c, "create room", () => c.var.deps.video.createRoom(roomName));
+  const [recorded] = await c.var.db.afterward((tx) =>
+    tx.query<{ room_sid: string; created_at: string; created: boolean }>(
       "select room_sid, app.iso(created_at) as created_at, created from app.record_video_room($1, $2)",
       [consultationId, room.sid],
-    );
-    const { token, url } = await outside(c, "video token", () =>
-      c.var.deps.video.issueToken({
-        roomName,
-        identity: c.var.caller.sub,
-        role: access.role,
-        ttlSeconds: VIDEO_TOKEN_TTL_SECONDS,
-      }));
-    const data = {
-      consultationId,
+    )
+  );
+  const { token, url } = await livekit(c, "video token", () =>
+    c.var.deps.video.issueToken({
       roomName,
-      roomSid: room.sid,
-      patientId: access.patient_id,
-      doctorId: access.doctor_id,
-      livekitUrl: url,
-      createdAt: recorded.created_at,
+      identity: c.var.caller.sub,
       role: access.role,
-      token,
-      tokenTtlSeconds: VIDEO_TOKEN_TTL_SECONDS,
-    };
-    return { data, created: recorded.created };
-  });
-  return created ? c.json(envelope(data, "Sala creada"), 201) : c.json(envelope(data), 200);
+      ttlSeconds: VIDEO_TOKEN_TTL_SECONDS,
+    }));
+  const data = {
+    consultationId,
+    roomName,
+    roomSid: room.sid,
+    patientId: access.patient_id,
+    doctorId: access.doctor_id,
+    livekitUrl: url,
+    createdAt: recorded.created_at,
+    role: access.role,
+    token,
+    tokenTtlSeconds: VIDEO_TOKEN_TTL_SECONDS,
+  };
+  return recorded.created ? c.json(envelope(data, "Sala creada"), 201) : c.json(envelope(data), 200);
 };
 
 export const grantObserver: AppRouteHandler<GrantObserverRoute> = async (c) => {
@@ -189,7 +201,7 @@ export const activeRooms: AppRouteHandler<ActiveRoomsRoute> = async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor);
   const admin = c.var.caller.user_role === "admin";
-  const rooms = await outside(c, "list rooms", () => c.var.deps.video.listRooms());
+  const rooms = await livekit(c, "list rooms", () => c.var.deps.video.listRooms());
   const byId = new Map(
     rooms.flatMap((r) => {
       const id = CONSULTATION_ROOM.exec(r.name)?.[1];
@@ -224,7 +236,7 @@ export const activeRooms: AppRouteHandler<ActiveRoomsRoute> = async (c) => {
         roomName: room.name,
         roomSid: room.sid,
         numParticipants: room.numParticipants,
-        participants: (await outside(c, "list participants", () =>
+        participants: (await livekit(c, "list participants", () =>
           c.var.deps.video.listParticipants(room.name), ROOM_NOT_FOUND)).map((p) =>
             p.identity
           ),
@@ -257,9 +269,9 @@ export const roomStats: AppRouteHandler<RoomStatsRoute> = async (c) => {
     );
     return { consultation, observers, recording: await latestRecording(tx, consultation.id) };
   });
-  const [room] = await outside(c, "list rooms", () => c.var.deps.video.listRooms([roomName]));
+  const [room] = await livekit(c, "list rooms", () => c.var.deps.video.listRooms([roomName]));
   if (!room) throw notFound("La sala no está activa");
-  const participants = await outside(
+  const participants = await livekit(
     c,
     "list participants",
     () => c.var.deps.video.listParticipants(roomName),
@@ -298,7 +310,7 @@ export const removeParticipant: AppRouteHandler<RemoveParticipantRoute> = async 
   requireRole(c, "doctor");
   const { roomName, identity } = c.req.valid("param");
   await c.var.db.transaction((tx) => doctorsRoom(c, tx, roomName));
-  await outside(
+  await livekit(
     c,
     "remove participant",
     () => c.var.deps.video.removeParticipant(roomName, identity),
@@ -313,37 +325,55 @@ export const removeParticipant: AppRouteHandler<RemoveParticipantRoute> = async 
 
 async function stopEgress(c: Context<AppBindings>, egressId: string) {
   try {
-    await outside(c, "stop egress", () => c.var.deps.video.stopRecording(egressId), "egress");
+    await livekit(c, "stop egress", () => c.var.deps.video.stopRecording(egressId), "egress");
   } catch (error) {
     // LiveKit no longer knows it (already ended): stopped all the same.
     if (!(error instanceof ApiError && error.code === "RES_001")) throw error;
   }
 }
 
+/**
+ * A revocation commits first, then stops the active recording in LiveKit,
+ * then records it stopped. If LiveKit fails the answer is 503 and the
+ * recording stays active in the database: a retry of the revocation finds it
+ * again and stops it (stopping one LiveKit no longer has counts as stopped).
+ */
 export const recordingConsent: AppRouteHandler<RecordingConsentRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id } = c.req.valid("param");
   const { granted } = c.req.valid("json");
-  // A revocation stops the active recording in the same transaction: if LiveKit
-  // fails, nothing changes (503) and the revocation is retried.
-  const state = await c.var.db.transaction(async (tx) => {
+  const message = granted ? "Consentimiento registrado" : "Consentimiento revocado";
+  const { toStop, state } = await c.var.db.transaction(async (tx) => {
     const active = await tx.query<{ active_egress_id: string }>(
       "select active_egress_id from app.set_recording_consent($1, $2)",
       [id, granted],
     );
-    for (const { active_egress_id: egressId } of active) {
-      await stopEgress(c, egressId);
+    const toStop = active.map((r) => r.active_egress_id);
+    return { toStop, state: toStop.length ? undefined : await recordingState(tx, id) };
+  });
+  if (state) return c.json(envelope(state, message), 200);
+  for (const egressId of toStop) await stopEgress(c, egressId);
+  const stopped = await c.var.db.afterward(async (tx) => {
+    for (const egressId of toStop) {
       await tx.query("select app.record_recording_stopped($1, 'consent_revoked')", [egressId]);
     }
     return await recordingState(tx, id);
   });
-  return c.json(envelope(state, granted ? "Consentimiento registrado" : "Consentimiento revocado"), 200);
+  return c.json(envelope(stopped, message), 200);
 };
 
+/**
+ * Checked, then started in LiveKit, then recorded; none of it inside a
+ * transaction. LiveKit's active egress of the room is the pending state: if
+ * the process died after LiveKit started one and before it was recorded, the
+ * retry finds it and records it instead of starting a second one. If the
+ * record is refused (another start won meanwhile, or the consent was
+ * revoked), the egress is stopped.
+ */
 export const recordingStart: AppRouteHandler<RecordingStartRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id } = c.req.valid("param");
-  const { state, started } = await c.var.db.transaction(async (tx) => {
+  const checked = await c.var.db.transaction(async (tx) => {
     const access = await videoAccess(tx, id);
     if (access.role !== "doctor") throw forbidden("Solo el médico de la consulta graba");
     const roomName = liveRoom(access);
@@ -355,31 +385,46 @@ export const recordingStart: AppRouteHandler<RecordingStartRoute> = async (c) =>
       throw new ApiError("VID_001", "Grabar requiere el consentimiento explícito del médico y del paciente");
     }
     if ((await latestRecording(tx, id))?.status === "active") {
-      return { state: await recordingState(tx, id), started: false };
+      return { roomName, state: await recordingState(tx, id) };
     }
-    await outside(c, "create room", () => c.var.deps.video.createRoom(roomName));
-    const egress = await outside(c, "start egress", () => c.var.deps.video.startRecording(roomName));
-    try {
-      await tx.query("select app.record_recording_started($1, $2)", [id, egress.egressId]);
-    } catch (error) {
-      // Not stored (e.g. another start won meanwhile): this egress must not keep recording.
-      await stopEgress(c, egress.egressId).catch(() => {});
-      throw error;
-    }
-    return { state: await recordingState(tx, id), started: true };
+    return { roomName, state: undefined };
   });
-  return started ? c.json(envelope(state, "Grabación iniciada"), 201) : c.json(envelope(state), 200);
+  if (checked.state) return c.json(envelope(checked.state), 200);
+  await livekit(c, "create room", () => c.var.deps.video.createRoom(checked.roomName));
+  const [pending] = await livekit(
+    c,
+    "list egress",
+    () => c.var.deps.video.activeRecordings(checked.roomName),
+  );
+  const egress = pending ??
+    await livekit(c, "start egress", () => c.var.deps.video.startRecording(checked.roomName));
+  let state;
+  try {
+    state = await c.var.db.afterward(async (tx) => {
+      await tx.query("select app.record_recording_started($1, $2)", [id, egress.egressId]);
+      return await recordingState(tx, id);
+    });
+  } catch (error) {
+    // Not stored: this egress must not keep recording.
+    await stopEgress(c, egress.egressId).catch(() => {});
+    throw error;
+  }
+  return c.json(envelope(state, "Grabación iniciada"), 201);
 };
 
+/** Found, stopped in LiveKit, then recorded; a retry after a failure in between stops nothing twice. */
 export const recordingStop: AppRouteHandler<RecordingStopRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id } = c.req.valid("param");
-  const state = await c.var.db.transaction(async (tx) => {
+  const recording = await c.var.db.transaction(async (tx) => {
     const access = await videoAccess(tx, id);
     if (access.role !== "doctor") throw forbidden("Solo el médico de la consulta detiene la grabación");
     const recording = await latestRecording(tx, id);
     if (recording?.status !== "active") throw new ApiError("VID_002", "No hay una grabación activa");
-    await stopEgress(c, recording.egressId);
+    return recording;
+  });
+  await stopEgress(c, recording.egressId);
+  const state = await c.var.db.afterward(async (tx) => {
     await tx.query("select app.record_recording_stopped($1, 'stopped')", [recording.egressId]);
     return await recordingState(tx, id);
   });

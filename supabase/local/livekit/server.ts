@@ -85,6 +85,8 @@ export interface LiveKitStandIn {
   leave(roomName: string, identity: string): void;
   /** Resolves when every webhook sent so far has been delivered. */
   settled(): Promise<void>;
+  /** Answers every later request `ms` late (0: at once), as a slow service would. */
+  setDelay(ms: number): void;
   /** How many Twirp calls each method answered (for tests). */
   calls: Map<string, number>;
 }
@@ -262,9 +264,14 @@ export function createLiveKitStandIn(options: LiveKitStandInOptions): LiveKitSta
     },
   };
 
+  let delayMs = 0;
   return {
     calls,
+    setDelay(ms) {
+      delayMs = ms;
+    },
     async handle(request) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const url = new URL(request.url);
       const method = /^\/twirp\/(livekit\.[A-Za-z]+\/[A-Za-z]+)$/.exec(url.pathname)?.[1];
       const fn = method ? methods[method] : undefined;

@@ -22,6 +22,8 @@ export interface OpenAIStandIn {
   handle(request: Request): Promise<Response>;
   /** The next `count` requests answer `status` (500 by default) with OpenAI's error body. */
   failNext(count: number, status?: number): void;
+  /** Answers every later request `ms` late (0: at once), as a slow service would. */
+  setDelay(ms: number): void;
   /** Every request received (its JSON body), newest last. */
   readonly requests: ChatRequest[];
 }
@@ -90,12 +92,17 @@ export function createOpenAIStandIn(): OpenAIStandIn {
     return { content: STAND_IN_GREETING };
   }
 
+  let delayMs = 0;
   return {
     requests,
     failNext(count, status = 500) {
       for (let i = 0; i < count; i++) failures.push(status);
     },
+    setDelay(ms) {
+      delayMs = ms;
+    },
     async handle(request) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const { pathname } = new URL(request.url);
       if (!pathname.endsWith("/chat/completions")) {
         return errorResponse(

@@ -39,6 +39,8 @@ export interface TwilioStandIn {
   readonly messages: StoredTwilioMessage[];
   /** The next `count` message creations answer `status` (500 by default), as an outage would. */
   failNext(count: number, status?: number): void;
+  /** Answers every later request `ms` late (0: at once), as a slow service would. */
+  setDelay(ms: number): void;
   /** Waits for the status callbacks still being delivered. */
   settle(): Promise<void>;
 }
@@ -106,6 +108,7 @@ export function createTwilioStandIn(options: TwilioStandInOptions): TwilioStandI
     promise.finally(() => callbacks.delete(promise));
   }
 
+  let delayMs = 0;
   return {
     messages,
     failNext(count, status = 500) {
@@ -114,7 +117,11 @@ export function createTwilioStandIn(options: TwilioStandInOptions): TwilioStandI
     async settle() {
       while (callbacks.size) await Promise.all([...callbacks]);
     },
+    setDelay(ms) {
+      delayMs = ms;
+    },
     async handle(request) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const { pathname } = new URL(request.url);
       const match = /^\/2010-04-01\/Accounts\/([A-Za-z0-9]+)\/Messages(?:\/([A-Za-z0-9]+))?\.json$/.exec(
         pathname,
