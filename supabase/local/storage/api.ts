@@ -17,6 +17,9 @@ import { errorResponse, ERRORS, StorageError } from "./errors.ts";
 import { createFileStore } from "./files.ts";
 import { createObjectStore } from "./objects.ts";
 import { deleteObject, deleteObjects } from "./remove.ts";
+import { getBucket, listBuckets, listFolder } from "./listing.ts";
+import { SIGNED_UPLOAD_URL_TTL_SECONDS } from "./signed-urls.ts";
+import { copyObject, moveObject, updateObject } from "./transfer.ts";
 import { signUploadUrl, uploadObject, uploadToSignedUrl } from "./upload.ts";
 
 export interface StorageApiOptions {
@@ -25,6 +28,8 @@ export interface StorageApiOptions {
   tenantKeys: TenantKeys;
   /** Objects are kept under `<dataDir>/storage/<bucket>/<key>/`. */
   dataDir: string;
+  /** Seconds a signed upload URL lasts (Storage's UPLOAD_SIGNED_URL_EXPIRATION_TIME); Supabase's 2 hours by default. */
+  uploadUrlExpiresIn?: number;
   logger?: Logger;
 }
 
@@ -45,9 +50,21 @@ const route = (operation: string, method: string, path: string, handler: Handler
   path: new RegExp(`^/object/${path}$`),
   handler,
 });
+/** Routes whose body names the objects: no bucket or key in the path. */
+const bodyRoute = (operation: string, path: string, handler: Handler): Route => ({
+  operation,
+  method: "POST",
+  path: new RegExp(`^/object/${path}()$`),
+  handler,
+});
 
 /** Matched in order, like Fastify's router: static segments before parameters. */
 const ROUTES: Route[] = [
+  { operation: "bucket.list", method: "GET", path: /^\/bucket\/?()$/, handler: listBuckets },
+  { operation: "bucket.get", method: "GET", path: /^\/bucket\/([^/]+)$/, handler: getBucket },
+  bodyRoute("object.move", "move", moveObject),
+  bodyRoute("object.copy", "copy", copyObject),
+  route("object.list", "POST", "list/([^/]+)", listFolder),
   route("object.upload_sign", "POST", `upload/sign/${OBJECT}`, signUploadUrl),
   route("object.upload_signed", "PUT", `upload/sign/${OBJECT}`, uploadToSignedUrl),
   route("object.sign", "POST", `sign/${OBJECT}`, signDownloadUrl),
@@ -84,6 +101,7 @@ const ROUTES: Route[] = [
     (c, r, t) => objectInfo(c, r, t, { allowInvalidJwt: true, head: true }),
   ),
   route("object.create", "POST", OBJECT, uploadObject),
+  route("object.update", "PUT", OBJECT, updateObject),
   route("object.delete", "DELETE", OBJECT, deleteObject),
   route("object.delete_many", "DELETE", "([^/]+)/?", deleteObjects),
 ];
@@ -122,6 +140,7 @@ export async function createStorageApi(options: StorageApiOptions) {
     tenantKeys: options.tenantKeys,
     objects: createObjectStore(options.db),
     files: createFileStore(`${options.dataDir}/storage`),
+    uploadUrlExpiresIn: options.uploadUrlExpiresIn ?? SIGNED_UPLOAD_URL_TTL_SECONDS,
   };
   const log = options.logger?.child({ service: "storage" });
 
