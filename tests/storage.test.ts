@@ -850,6 +850,39 @@ testBothDrivers("storage (local stand-in): list a folder, list buckets", async (
     assertEquals((await admin.list(root)).data!.map((e) => e.name), ["docs", "top.txt"]);
   });
 
+  await t.step("listV2: one level with the delimiter, every object without, pages by cursor", async () => {
+    const files = filesAs(s, f.doctor.token);
+    const level = await files.listV2({ prefix: `${root}/`, with_delimiter: true });
+    assertEquals(level.error, null);
+    assertEquals(level.data!.hasNext, false);
+    assertEquals(
+      level.data!.folders,
+      [{ id: null, name: `${root}/docs/` }] as unknown as never,
+    );
+    assertEquals(level.data!.objects.map((o) => [o.key, o.name]), [["top.txt", `${root}/top.txt`]]);
+    const all = await files.listV2({ prefix: `${root}/docs/` });
+    assertEquals(all.data!.folders, []);
+    assertEquals(all.data!.objects.map((o) => o.name.slice(root.length + 1)), [
+      "docs/A.txt",
+      "docs/b.txt",
+      "docs/sub/c.txt",
+    ]);
+    const first = await files.listV2({ prefix: `${root}/docs/`, limit: 2 });
+    assertEquals([first.data!.hasNext, first.data!.objects.length], [true, 2]);
+    // Storage's key of the last entry, beside its cursor.
+    assertEquals((first.data as unknown as { nextCursorKey: string }).nextCursorKey, `${root}/docs/b.txt`);
+    const second = await files.listV2({ prefix: `${root}/docs/`, limit: 2, cursor: first.data!.nextCursor });
+    assertEquals(second.data!.hasNext, false);
+    assertEquals(second.data!.objects.map((o) => o.name), [`${root}/docs/sub/c.txt`]);
+    const outsider = await filesAs(s, f.otherPatient.token).listV2({
+      prefix: `${root}/`,
+      with_delimiter: true,
+    });
+    assertEquals([outsider.data!.folders, outsider.data!.objects], [[], []]);
+    const bad = await files.listV2({ cursor: "bm90IGEgY3Vyc29y" });
+    assertStorageError(bad.error, "400", "Invalid Parameter continuation token");
+  });
+
   await t.step("listBuckets and getBucket: none without a policy on storage.buckets", async () => {
     const client = createClient(s.origin, s.stack.anonKey, {
       accessToken: () => Promise.resolve(f.patient.token),

@@ -17,6 +17,7 @@ import { errorResponse, ERRORS, StorageError } from "./errors.ts";
 import { createFileStore } from "./files.ts";
 import { createObjectStore } from "./objects.ts";
 import { deleteObject, deleteObjects } from "./remove.ts";
+import { listObjectsV2 } from "./list-v2.ts";
 import { getBucket, listBuckets, listFolder } from "./listing.ts";
 import { SIGNED_UPLOAD_URL_TTL_SECONDS } from "./signed-urls.ts";
 import { copyObject, moveObject, updateObject } from "./transfer.ts";
@@ -65,6 +66,7 @@ const ROUTES: Route[] = [
   bodyRoute("object.move", "move", moveObject),
   bodyRoute("object.copy", "copy", copyObject),
   route("object.list", "POST", "list/([^/]+)", listFolder),
+  route("object.list_v2", "POST", "list-v2/([^/]+)", listObjectsV2),
   route("object.upload_sign", "POST", `upload/sign/${OBJECT}`, signUploadUrl),
   route("object.upload_signed", "PUT", `upload/sign/${OBJECT}`, uploadToSignedUrl),
   route("object.sign", "POST", `sign/${OBJECT}`, signDownloadUrl),

@@ -87,6 +87,16 @@ export interface SearchOptions {
   order?: "asc" | "desc";
 }
 
+/** A row of storage.objects as a listing answers it. */
+export interface ListedObject {
+  id: string;
+  name: string;
+  metadata: Record<string, unknown> | null;
+  updated_at: string | null;
+  created_at: string | null;
+  last_accessed_at: string | null;
+}
+
 const BUCKET_COLUMNS = "id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at";
 
 /** Storage's updateObject for a move: the owner only when the mover has one (a uuid for `owner`). */
@@ -336,6 +346,25 @@ export function createObjectStore(db: Database) {
         created_at: iso(row.created_at),
         last_accessed_at: iso(row.last_accessed_at),
         metadata: typeof row.metadata === "string" ? JSON.parse(row.metadata) : row.metadata ?? null,
+      }));
+    },
+
+    /** Every object under `prefix` (case-sensitive) that `caller` may see, by name in byte order. */
+    async objectsUnder(caller: Caller, bucketId: string, prefix: string): Promise<ListedObject[]> {
+      const rows = await as(caller, (tx) =>
+        tx.query<Row>(
+          `select id, name, metadata, updated_at, created_at, last_accessed_at from storage.objects
+            where bucket_id = $1 and left(name, length($2)) = $2
+            order by name collate "C"`,
+          [bucketId, prefix],
+        ));
+      return rows.map((row) => ({
+        id: row.id as string,
+        name: row.name as string,
+        metadata: typeof row.metadata === "string" ? JSON.parse(row.metadata) : row.metadata ?? null,
+        updated_at: iso(row.updated_at),
+        created_at: iso(row.created_at),
+        last_accessed_at: iso(row.last_accessed_at),
       }));
     },
 
