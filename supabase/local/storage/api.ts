@@ -1,10 +1,12 @@
 /**
  * The local stand-in for Supabase Storage's HTTP API, at /storage/v1/*: the
- * object routes @supabase/storage-js calls for signed uploads and downloads,
- * info and deletes, with Supabase's errors. Objects live on local disk under
- * `<dataDir>/storage/`, their rows in storage.objects, and every access is a
- * query as the caller's role with the caller's claims, so the policies of the
- * migrations decide, as they do on Supabase.
+ * object and bucket routes @supabase/storage-js calls (signed uploads and
+ * downloads, uploads and updates, info, byte ranges, list and list-v2, move,
+ * copy, deletes, listBuckets and getBucket), with Supabase's errors. Objects
+ * live on local disk under `<dataDir>/storage/`, their rows in
+ * storage.objects, and every access is a query as the caller's role with the
+ * caller's claims, so the policies of the migrations decide, as they do on
+ * Supabase.
  */
 import type { Logger } from "../../../shared/app/logger.ts";
 import { describeError } from "../../../shared/app/logger.ts";

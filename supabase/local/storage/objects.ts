@@ -345,7 +345,7 @@ export function createObjectStore(db: Database) {
         updated_at: iso(row.updated_at),
         created_at: iso(row.created_at),
         last_accessed_at: iso(row.last_accessed_at),
-        metadata: typeof row.metadata === "string" ? JSON.parse(row.metadata) : row.metadata ?? null,
+        metadata: jsonb(row.metadata) as ListedObject["metadata"],
       }));
     },
 
@@ -361,7 +361,7 @@ export function createObjectStore(db: Database) {
       return rows.map((row) => ({
         id: row.id as string,
         name: row.name as string,
-        metadata: typeof row.metadata === "string" ? JSON.parse(row.metadata) : row.metadata ?? null,
+        metadata: jsonb(row.metadata) as ListedObject["metadata"],
         updated_at: iso(row.updated_at),
         created_at: iso(row.created_at),
         last_accessed_at: iso(row.last_accessed_at),
@@ -402,13 +402,15 @@ function normalizeBucket(row: BucketRow): BucketRow {
   };
 }
 
+/** A jsonb value as an object, whichever driver answered (text or parsed). */
+const jsonb = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value ?? null);
+
 /** Timestamps as ISO strings, jsonb as objects, whichever driver answered. */
 function normalize(row: StoredObject): StoredObject {
-  const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v ?? null);
   return {
     ...row,
-    metadata: json(row.metadata),
-    user_metadata: json(row.user_metadata),
+    metadata: jsonb(row.metadata) as StoredObject["metadata"],
+    user_metadata: jsonb(row.user_metadata) as StoredObject["user_metadata"],
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
     last_accessed_at: iso(row.last_accessed_at),
