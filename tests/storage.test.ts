@@ -789,6 +789,21 @@ testBothDrivers("storage (local stand-in): byte ranges, as a video player seeks"
     await other.body?.cancel();
   });
 
+  await t.step("If-Modified-Since: 304 when the object is not newer, 200 when it is", async () => {
+    const lastModified = (await storageFetch(s, route, f.doctor.token, { method: "HEAD" })).headers.get(
+      "last-modified",
+    )!;
+    const same = await storageFetch(s, route, f.doctor.token, {
+      headers: { "If-Modified-Since": lastModified },
+    });
+    assertEquals(same.status, 304);
+    await same.body?.cancel();
+    const earlier = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+    const newer = await storageFetch(s, route, f.doctor.token, { headers: { "If-Modified-Since": earlier } });
+    assertEquals(newer.status, 200);
+    await newer.body?.cancel();
+  });
+
   await t.step("an outsider's range request gets no byte", async () => {
     const res = await storageFetch(s, route, f.otherPatient.token, { headers: { Range: "bytes=0-99" } });
     const body = await rawJson(res);
@@ -1033,6 +1048,32 @@ testBothDrivers("storage (local stand-in): move, copy and update under RLS", asy
       const existing = newPath(f, "there.txt");
       await put(s, f.patient.token, existing, bytes);
       assertStorageError((await own.copy(path, existing)).error, "409", "The resource already exists");
+    },
+  );
+
+  await t.step(
+    "the tables' triggers run: the product's files guard refuses an unprepared copy or move",
+    async () => {
+      const admin = createClient(s.origin, s.stack.serviceRoleKey).storage.from(BUCKET);
+      const path = newPath(f, "to-record.txt");
+      await put(s, f.patient.token, path, bytes);
+      const unprepared = `${f.consultationId}/${crypto.randomUUID()}`;
+      const options = { destinationBucket: "consultation-files" };
+      const copy = await admin.copy(path, unprepared, options);
+      assertStorageError(copy.error, "403", "No upload was prepared for this object");
+      const move = await admin.move(path, unprepared, options);
+      assertStorageError(move.error, "403", "No upload was prepared for this object");
+      // With the pending row the product records first, the same copy is the rightful one.
+      const [file] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+        `insert into public.consultation_files (consultation_id, uploaded_by, filename, mime_type, size_bytes)
+       values ($1, $2, 'to-record.txt', 'text/plain', $3) returning id`,
+        [f.consultationId, f.patient.id, bytes.length],
+      );
+      const prepared = `${f.consultationId}/${file.id}`;
+      assertEquals((await admin.copy(path, prepared, options)).error, null);
+      const stored = await createClient(s.origin, s.stack.serviceRoleKey).storage.from("consultation-files")
+        .download(prepared);
+      assertEquals(new Uint8Array(await stored.data!.arrayBuffer()), bytes);
     },
   );
 
