@@ -559,7 +559,33 @@ testBothDrivers("storage (local stand-in): bad input gets Supabase's errors, nev
       }],
       [`/object/info/${BUCKET}/${path}`, {}, 400, { statusCode: "404", code: "NoSuchBucket" }],
       [`/object/public/${BUCKET}/${path}`, {}, 400, { statusCode: "404", code: "NoSuchBucket" }],
-      ["/bucket/nope", { headers: auth }, 404, { statusCode: "404", error: "Not Found" }],
+      ["/bucket/nope", { headers: auth }, 400, {
+        statusCode: "404",
+        code: "NoSuchBucket",
+        message: "Bucket not found",
+      }],
+      [`/object/list/${BUCKET}`, { method: "POST", headers: auth, body: "{}" }, 400, {
+        statusCode: "400",
+        message: "body must have required property 'prefix'",
+      }],
+      [`/object/list/${BUCKET}`, { method: "POST", headers: auth, body: '{"prefix":"","limit":0}' }, 400, {
+        message: "body/limit must be >= 1",
+      }],
+      [
+        `/object/list/${BUCKET}`,
+        {
+          method: "POST",
+          headers: auth,
+          body: '{"prefix":"","sortBy":{"column":"size"}}',
+        },
+        400,
+        { message: "body/sortBy/column must be equal to one of the allowed values" },
+      ],
+      ["/object/move", { method: "POST", headers: auth, body: '{"bucketId":"x","sourceKey":"a"}' }, 400, {
+        message: "body must have required property 'destinationKey'",
+      }],
+      ["/bucket?limit=zero", { headers: auth }, 400, { message: "querystring/limit must be integer" }],
+      ["/nope", { headers: auth }, 404, { statusCode: "404", error: "Not Found" }],
     ];
     for (const [route, init, status, expected] of cases) {
       const res = await rawJson(await fetch(`${storage}${route}`, init));
@@ -666,4 +692,456 @@ testBothDrivers(
       assertMatch(error.message, /SUPABASE_URL and SUPABASE_SECRET_KEY \(or SUPABASE_SERVICE_ROLE_KEY\)/);
     });
   },
+);
+
+/** A raw request to Storage as `token` (the anon key alone when undefined). */
+function storageFetch(s: TestStack, route: string, token: string | undefined, init: RequestInit = {}) {
+  return fetch(`${s.origin}/storage/v1${route}`, {
+    ...init,
+    headers: {
+      apikey: s.stack.anonKey,
+      Authorization: `Bearer ${token ?? s.stack.anonKey}`,
+      ...(init.headers as Record<string, string> | undefined),
+    },
+  });
+}
+
+/** Uploads `bytes` at `path` as `token`'s owner. */
+async function put(
+  s: TestStack,
+  token: string,
+  path: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  type = "text/plain",
+) {
+  const { error } = await filesAs(s, token).upload(path, new Blob([bytes], { type }));
+  assertEquals(error, null, `upload ${path}`);
+}
+
+testBothDrivers("storage (local stand-in): byte ranges, as a video player seeks", async (t, s) => {
+  const f = await fixture(s);
+  const path = newPath(f, "clip.png");
+  const bytes = pngBytes(1000);
+  await put(s, f.patient.token, path, bytes, "image/png");
+  const route = `/object/authenticated/${BUCKET}/${path}`;
+
+  await t.step("a full download says it takes ranges", async () => {
+    const res = await storageFetch(s, route, f.doctor.token);
+    assertEquals(res.status, 200);
+    assertEquals(res.headers.get("accept-ranges"), "bytes");
+    assertEquals(new Uint8Array(await res.arrayBuffer()), bytes);
+  });
+
+  await t.step("206 with Content-Range: a span, an open end, a suffix, an end past the size", async () => {
+    for (
+      const [range, start, end] of [
+        ["bytes=100-199", 100, 199],
+        ["bytes=990-", 990, 999],
+        ["bytes=-10", 990, 999],
+        ["bytes=995-5000", 995, 999],
+        ["bytes=0-0", 0, 0],
+      ] as const
+    ) {
+      const res = await storageFetch(s, route, f.doctor.token, { headers: { Range: range } });
+      assertEquals(res.status, 206, range);
+      assertEquals(res.headers.get("content-range"), `bytes ${start}-${end}/1000`, range);
+      assertEquals(res.headers.get("content-length"), String(end - start + 1), range);
+      assertEquals(res.headers.get("accept-ranges"), "bytes");
+      assertEquals(new Uint8Array(await res.arrayBuffer()), bytes.subarray(start, end + 1), range);
+    }
+  });
+
+  await t.step("an unsatisfiable or malformed range: 416 InvalidRange", async () => {
+    for (const range of ["bytes=1000-1005", "bytes=8-4", "bytes=-0", "items=0-1"]) {
+      const res = await storageFetch(s, route, f.doctor.token, { headers: { Range: range } });
+      assertEquals(await rawJson(res), {
+        status: 416,
+        body: {
+          statusCode: "416",
+          code: "InvalidRange",
+          error: "InvalidRange",
+          message: "invalid range provided",
+        },
+      }, range);
+    }
+  });
+
+  await t.step("through a signed URL and the public-style /object/{bucket}/{key} route too", async () => {
+    const signed = (await filesAs(s, f.patient.token).createSignedUrl(path, 60)).data!.signedUrl;
+    const bySigned = await fetch(signed, { headers: { Range: "bytes=10-19" } });
+    assertEquals(bySigned.status, 206);
+    assertEquals(new Uint8Array(await bySigned.arrayBuffer()), bytes.subarray(10, 20));
+    const byPlain = await storageFetch(s, `/object/${BUCKET}/${path}`, f.patient.token, {
+      headers: { Range: "bytes=-3" },
+    });
+    assertEquals(byPlain.status, 206);
+    assertEquals(new Uint8Array(await byPlain.arrayBuffer()), bytes.subarray(997));
+  });
+
+  await t.step("If-None-Match with the ETag: 304, no bytes", async () => {
+    const etag = (await storageFetch(s, route, f.doctor.token, { method: "HEAD" })).headers.get("etag")!;
+    assertMatch(etag, /^"[0-9a-f]{32}"$/);
+    const res = await storageFetch(s, route, f.doctor.token, { headers: { "If-None-Match": etag } });
+    assertEquals(res.status, 304);
+    assertEquals(await res.text(), "");
+    const other = await storageFetch(s, route, f.doctor.token, { headers: { "If-None-Match": '"other"' } });
+    assertEquals(other.status, 200);
+    await other.body?.cancel();
+  });
+
+  await t.step("If-Modified-Since: 304 when the object is not newer, 200 when it is", async () => {
+    const lastModified = (await storageFetch(s, route, f.doctor.token, { method: "HEAD" })).headers.get(
+      "last-modified",
+    )!;
+    const same = await storageFetch(s, route, f.doctor.token, {
+      headers: { "If-Modified-Since": lastModified },
+    });
+    assertEquals(same.status, 304);
+    await same.body?.cancel();
+    const earlier = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+    const newer = await storageFetch(s, route, f.doctor.token, { headers: { "If-Modified-Since": earlier } });
+    assertEquals(newer.status, 200);
+    await newer.body?.cancel();
+  });
+
+  await t.step("an outsider's range request gets no byte", async () => {
+    const res = await storageFetch(s, route, f.otherPatient.token, { headers: { Range: "bytes=0-99" } });
+    const body = await rawJson(res);
+    assertEquals(body.status, 400);
+    assertEquals(body.body.code, "NoSuchKey");
+  });
+});
+
+testBothDrivers("storage (local stand-in): list a folder, list buckets", async (t, s) => {
+  const f = await fixture(s);
+  const root = `${f.consultationId}/${crypto.randomUUID()}`;
+  const text = (value: string) => new TextEncoder().encode(value);
+  for (const name of ["docs/b.txt", "docs/A.txt", "docs/sub/c.txt", "top.txt"]) {
+    await put(s, f.patient.token, `${root}/${name}`, text(name));
+  }
+
+  await t.step("one level: folders with id null, files with their row; names relative", async () => {
+    const { data, error } = await filesAs(s, f.doctor.token).list(root);
+    assertEquals(error, null);
+    assertEquals(data!.map((e) => [e.name, e.id === null]), [["docs", true], ["top.txt", false]]);
+    const [folder, file] = data!;
+    assertEquals(
+      folder,
+      {
+        name: "docs",
+        id: null,
+        updated_at: null,
+        created_at: null,
+        last_accessed_at: null,
+        metadata: null,
+      } as unknown as typeof folder,
+    );
+    assertMatch(file.id!, /^[0-9a-f-]{36}$/);
+    assertEquals(file.metadata!.size, "top.txt".length);
+    assertEquals(file.metadata!.mimetype, "text/plain");
+    assert(!Number.isNaN(Date.parse(file.created_at!)));
+    // Names sort case-insensitively; the prefix need not end with a slash.
+    const docs = await filesAs(s, f.doctor.token).list(`${root}/docs`);
+    assertEquals(docs.data!.map((e) => e.name), ["A.txt", "b.txt", "sub"]);
+  });
+
+  await t.step("search (case-insensitive, from the start of the name), limit, offset, sortBy", async () => {
+    const files = filesAs(s, f.patient.token);
+    assertEquals((await files.list(`${root}/docs`, { search: "B" })).data!.map((e) => e.name), ["b.txt"]);
+    assertEquals((await files.list(`${root}/docs`, { search: "x" })).data, []);
+    const page = await files.list(`${root}/docs`, { limit: 1, offset: 1 });
+    assertEquals(page.data!.map((e) => e.name), ["b.txt"]);
+    const desc = await files.list(`${root}/docs`, { sortBy: { column: "name", order: "desc" } });
+    assertEquals(desc.data!.map((e) => e.name), ["sub", "b.txt", "A.txt"]);
+    // By a timestamp: folders first, then files newest first.
+    const byTime = await files.list(`${root}/docs`, { sortBy: { column: "created_at", order: "desc" } });
+    assertEquals(byTime.data!.map((e) => e.name), ["sub", "A.txt", "b.txt"]);
+  });
+
+  await t.step("RLS decides: an outsider and the anon key list nothing; the service role all", async () => {
+    assertEquals((await filesAs(s, f.otherPatient.token).list(root)).data, []);
+    assertEquals((await filesAs(s).list(root)).data, []);
+    const admin = createClient(s.origin, s.stack.serviceRoleKey).storage.from(BUCKET);
+    assertEquals((await admin.list(root)).data!.map((e) => e.name), ["docs", "top.txt"]);
+  });
+
+  await t.step("listV2: one level with the delimiter, every object without, pages by cursor", async () => {
+    const files = filesAs(s, f.doctor.token);
+    const level = await files.listV2({ prefix: `${root}/`, with_delimiter: true });
+    assertEquals(level.error, null);
+    assertEquals(level.data!.hasNext, false);
+    assertEquals(
+      level.data!.folders,
+      [{ id: null, name: `${root}/docs/` }] as unknown as never,
+    );
+    assertEquals(level.data!.objects.map((o) => [o.key, o.name]), [["top.txt", `${root}/top.txt`]]);
+    const all = await files.listV2({ prefix: `${root}/docs/` });
+    assertEquals(all.data!.folders, []);
+    assertEquals(all.data!.objects.map((o) => o.name.slice(root.length + 1)), [
+      "docs/A.txt",
+      "docs/b.txt",
+      "docs/sub/c.txt",
+    ]);
+    const first = await files.listV2({ prefix: `${root}/docs/`, limit: 2 });
+    assertEquals([first.data!.hasNext, first.data!.objects.length], [true, 2]);
+    // Storage's key of the last entry, beside its cursor.
+    assertEquals((first.data as unknown as { nextCursorKey: string }).nextCursorKey, `${root}/docs/b.txt`);
+    const second = await files.listV2({ prefix: `${root}/docs/`, limit: 2, cursor: first.data!.nextCursor });
+    assertEquals(second.data!.hasNext, false);
+    assertEquals(second.data!.objects.map((o) => o.name), [`${root}/docs/sub/c.txt`]);
+    const outsider = await filesAs(s, f.otherPatient.token).listV2({
+      prefix: `${root}/`,
+      with_delimiter: true,
+    });
+    assertEquals([outsider.data!.folders, outsider.data!.objects], [[], []]);
+    const bad = await files.listV2({ cursor: "bm90IGEgY3Vyc29y" });
+    assertStorageError(bad.error, "400", "Invalid Parameter continuation token");
+  });
+
+  await t.step("listBuckets and getBucket: none without a policy on storage.buckets", async () => {
+    const client = createClient(s.origin, s.stack.anonKey, {
+      accessToken: () => Promise.resolve(f.patient.token),
+    });
+    assertEquals((await client.storage.listBuckets()).data, []);
+    assertStorageError((await client.storage.getBucket(BUCKET)).error, "404", "Bucket not found");
+  });
+
+  await t.step("the service role sees every bucket, in Storage's shape", async () => {
+    const admin = createClient(s.origin, s.stack.serviceRoleKey).storage;
+    const { data } = await admin.listBuckets();
+    const bucket = data!.find((b) => b.id === BUCKET)!;
+    assertEquals(
+      { ...bucket, created_at: "", updated_at: "" },
+      {
+        id: BUCKET,
+        name: BUCKET,
+        owner: "",
+        public: false,
+        type: "STANDARD",
+        file_size_limit: 10 * MIB,
+        allowed_mime_types: ["application/pdf", "image/jpeg", "image/png", "image/webp", "text/plain"],
+        created_at: "",
+        updated_at: "",
+      } as unknown as typeof bucket,
+    );
+    assert(data!.some((b) => b.id === "consultation-files"), "the product's buckets too");
+    const one = await admin.getBucket(BUCKET);
+    assertEquals(one.data!.file_size_limit, 10 * MIB);
+    assertEquals("type" in one.data!, false, "GET /bucket/{id} selects no type");
+    const sorted = await admin.listBuckets({ sortColumn: "name", sortOrder: "desc", search: "FILES" });
+    assertEquals(
+      sorted.data!.map((b) => b.id),
+      data!.map((b) => b.id).filter((id) => id.includes("files")).sort().reverse(),
+    );
+    assertEquals((await admin.listBuckets({ limit: 1, offset: 0 })).data!.length, 1);
+  });
+
+  await t.step("with a select policy on storage.buckets, a user sees what it allows", async () => {
+    await s.stack.deps.db.queryAsOwner(
+      `create policy "test: signed-in users see the test bucket" on storage.buckets
+         for select to authenticated using (id = '${BUCKET}')`,
+    );
+    const client = createClient(s.origin, s.stack.anonKey, {
+      accessToken: () => Promise.resolve(f.patient.token),
+    });
+    assertEquals((await client.storage.listBuckets()).data!.map((b) => b.id), [BUCKET]);
+    assertEquals((await client.storage.getBucket(BUCKET)).data!.id, BUCKET);
+    assertStorageError(
+      (await client.storage.getBucket("consultation-files")).error,
+      "404",
+      "Bucket not found",
+    );
+    assertEquals((await filesAs(s).list(root)).data, [], "the anon key still sees no object");
+    const anon = createClient(s.origin, s.stack.anonKey);
+    assertEquals((await anon.storage.listBuckets()).data, []);
+  });
+});
+
+testBothDrivers("storage (local stand-in): move, copy and update under RLS", async (t, s) => {
+  const f = await fixture(s);
+  const own = filesAs(s, f.patient.token);
+  const bytes = new TextEncoder().encode("hola, doctor");
+  const otherFolder = `${crypto.randomUUID()}/stolen.txt`; // no consultation of theirs
+
+  await t.step("move: the bytes follow, the old name is gone, on disk too", async () => {
+    const from = newPath(f, "draft.txt");
+    const to = newPath(f, "final.txt");
+    await put(s, f.patient.token, from, bytes);
+    const moved = await own.move(from, to);
+    assertEquals(moved, { data: { message: "Successfully moved" }, error: null });
+    assertEquals(new Uint8Array(await (await own.download(to)).data!.arrayBuffer()), bytes);
+    assertEquals((await own.exists(from)).data, false);
+    await assertRejects(() => Deno.stat(`${s.dataDir}/storage/${BUCKET}/${from}`));
+    assertEquals(Array.from(Deno.readDirSync(`${s.dataDir}/storage/${BUCKET}/${to}`)).length, 1);
+  });
+
+  await t.step(
+    "move is refused: another's object, a place the policies refuse, no update policy",
+    async () => {
+      const path = newPath(f, "mine.txt");
+      await put(s, f.patient.token, path, bytes);
+      const stranger = await filesAs(s, f.otherPatient.token).move(path, newPath(f, "taken.txt"));
+      assertStorageError(stranger.error, "404", "Object not found");
+      const anon = await filesAs(s).move(path, newPath(f, "taken.txt"));
+      assertStorageError(anon.error, "404", "Object not found");
+      const outside = await own.move(path, otherFolder);
+      assertStorageError(outside.error, "403", "new row violates row-level security policy");
+      const existing = newPath(f, "existing.txt");
+      await put(s, f.patient.token, existing, bytes);
+      const onto = await own.move(path, existing);
+      assertStorageError(onto.error, "409", "The resource already exists");
+      assertEquals((await own.exists(path)).data, true, "still where it was");
+
+      await s.stack.deps.db.queryAsOwner(`drop policy "test: members update" on storage.objects`);
+      try {
+        const noPolicy = await own.move(path, newPath(f, "moved.txt"));
+        assertStorageError(noPolicy.error, "404", "Object not found");
+      } finally {
+        await s.stack.deps.db.queryAsOwner(
+          `create policy "test: members update" on storage.objects for update to authenticated
+           using (bucket_id = '${BUCKET}') with check (bucket_id = '${BUCKET}'
+             and (select app.takes_part_in_consultation(app.topic_id('c:' || (storage.foldername(name))[1], 'c'))))`,
+        );
+      }
+      assertEquals(
+        (await own.move(path, newPath(f, "moved.txt"))).error,
+        null,
+        "the same move, with the policy",
+      );
+    },
+  );
+
+  await t.step("copy: a new object with the same bytes and metadata; the source stays", async () => {
+    const from = newPath(f, "orig.txt");
+    const to = newPath(f, "copy.txt");
+    await put(s, f.patient.token, from, bytes);
+    const copied = await filesAs(s, f.doctor.token).copy(from, to);
+    assertEquals(copied, { data: { path: `${BUCKET}/${to}` }, error: null });
+    assertEquals(new Uint8Array(await (await own.download(to)).data!.arrayBuffer()), bytes);
+    assertEquals((await own.exists(from)).data, true);
+    const info = (await own.info(to)).data!;
+    assertEquals([info.size, info.contentType], [bytes.length, "text/plain"]);
+
+    const raw = await rawJson(
+      await storageFetch(s, "/object/copy", f.patient.token, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ bucketId: BUCKET, sourceKey: from, destinationKey: newPath(f, "raw.txt") }),
+      }),
+    );
+    assertEquals(raw.status, 200);
+    assertEquals(raw.body.Key, `${BUCKET}/${raw.body.name}`);
+    assertEquals(raw.body.owner, f.patient.id);
+    assertEquals(raw.body.user_metadata, {});
+    assertEquals(raw.body.metadata.size, bytes.length);
+  });
+
+  await t.step(
+    "copy is refused: another's object, a place the policies refuse, an existing name",
+    async () => {
+      const path = newPath(f, "source.txt");
+      await put(s, f.patient.token, path, bytes);
+      const stranger = await filesAs(s, f.otherDoctor.token).copy(path, newPath(f, "x.txt"));
+      assertStorageError(stranger.error, "404", "Object not found");
+      const outside = await own.copy(path, otherFolder);
+      assertStorageError(outside.error, "403", "new row violates row-level security policy");
+      const existing = newPath(f, "there.txt");
+      await put(s, f.patient.token, existing, bytes);
+      assertStorageError((await own.copy(path, existing)).error, "409", "The resource already exists");
+    },
+  );
+
+  await t.step(
+    "the tables' triggers run: the product's files guard refuses an unprepared copy or move",
+    async () => {
+      const admin = createClient(s.origin, s.stack.serviceRoleKey).storage.from(BUCKET);
+      const path = newPath(f, "to-record.txt");
+      await put(s, f.patient.token, path, bytes);
+      const unprepared = `${f.consultationId}/${crypto.randomUUID()}`;
+      const options = { destinationBucket: "consultation-files" };
+      const copy = await admin.copy(path, unprepared, options);
+      assertStorageError(copy.error, "403", "No upload was prepared for this object");
+      const move = await admin.move(path, unprepared, options);
+      assertStorageError(move.error, "403", "No upload was prepared for this object");
+      // With the pending row the product records first, the same copy is the rightful one.
+      const [file] = await s.stack.deps.db.queryAsOwner<{ id: string }>(
+        `insert into public.consultation_files (consultation_id, uploaded_by, filename, mime_type, size_bytes)
+       values ($1, $2, 'to-record.txt', 'text/plain', $3) returning id`,
+        [f.consultationId, f.patient.id, bytes.length],
+      );
+      const prepared = `${f.consultationId}/${file.id}`;
+      assertEquals((await admin.copy(path, prepared, options)).error, null);
+      const stored = await createClient(s.origin, s.stack.serviceRoleKey).storage.from("consultation-files")
+        .download(prepared);
+      assertEquals(new Uint8Array(await stored.data!.arrayBuffer()), bytes);
+    },
+  );
+
+  await t.step("update replaces the bytes for a member; an outsider's is refused", async () => {
+    const path = newPath(f, "notes.txt");
+    await put(s, f.patient.token, path, bytes);
+    const next = new TextEncoder().encode("version two");
+    const updated = await filesAs(s, f.doctor.token).update(path, new Blob([next], { type: "text/plain" }));
+    assertEquals(updated.error, null);
+    assertEquals(updated.data!.path, path);
+    assertEquals(await (await own.download(path)).data!.text(), "version two");
+    assertEquals(Array.from(Deno.readDirSync(`${s.dataDir}/storage/${BUCKET}/${path}`)).length, 1);
+    const stranger = await filesAs(s, f.otherPatient.token).update(
+      path,
+      new Blob(["pwned"], { type: "text/plain" }),
+    );
+    assertStorageError(stranger.error, "403", "new row violates row-level security policy");
+    assertEquals(await (await own.download(path)).data!.text(), "version two");
+  });
+
+  await t.step("user metadata: {} when none was given, as Storage stores it", async () => {
+    const path = newPath(f, "plain.txt");
+    await put(s, f.patient.token, path, bytes);
+    assertEquals((await own.info(path)).data!.metadata as unknown, {});
+    const tagged = newPath(f, "tagged.txt");
+    await own.upload(tagged, new Blob([bytes], { type: "text/plain" }), { metadata: { kind: "note" } });
+    assertEquals((await own.info(tagged)).data!.metadata as unknown, { kind: "note" });
+  });
+
+  await t.step("a non-ASCII name is refused with InvalidKey, as Storage's key rule refuses it", async () => {
+    const path = `${f.consultationId}/informe-ñandú.txt`;
+    const { error } = await own.upload(path, new Blob([bytes], { type: "text/plain" }));
+    assertStorageError(error, "400", `Invalid key: ${path}`);
+    const ascii = await own.upload(
+      `${f.consultationId}/informe-nandu.txt`,
+      new Blob([bytes], { type: "text/plain" }),
+      {
+        contentType: "text/plain",
+      },
+    );
+    assertEquals(ascii.error, null);
+  });
+});
+
+/** The lifetime a signed upload token was given. */
+function lifetimeOf(token: string): number {
+  const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  return claims.exp - claims.iat;
+}
+
+testBothDrivers("storage (local stand-in): signed upload URLs last Supabase's 2 hours", async (t, s) => {
+  await createTestBucket(s);
+  await t.step("by default", async () => {
+    const admin = createClient(s.origin, s.stack.serviceRoleKey).storage.from(BUCKET);
+    const { data } = await admin.createSignedUploadUrl(`any/${crypto.randomUUID()}.txt`);
+    assertEquals(lifetimeOf(data!.token), 2 * 60 * 60);
+  });
+});
+
+testBothDrivers(
+  "storage (local stand-in): UPLOAD_SIGNED_URL_EXPIRATION_TIME sets their lifetime",
+  async (t, s) => {
+    await createTestBucket(s);
+    await t.step("as on a Storage server", async () => {
+      const admin = createClient(s.origin, s.stack.serviceRoleKey).storage.from(BUCKET);
+      const { data } = await admin.createSignedUploadUrl(`any/${crypto.randomUUID()}.txt`);
+      assertEquals(lifetimeOf(data!.token), 600);
+    });
+  },
+  { env: { UPLOAD_SIGNED_URL_EXPIRATION_TIME: "600" } },
 );

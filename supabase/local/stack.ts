@@ -132,6 +132,8 @@ export async function createStack(options: StackOptions): Promise<Stack> {
       db: deps.db,
       tenantKeys,
       dataDir: options.dataDir,
+      // Storage's own setting for the lifetime of signed upload URLs.
+      uploadUrlExpiresIn: positiveInteger(env.UPLOAD_SIGNED_URL_EXPIRATION_TIME),
       logger: deps.logger,
     });
     // The contract's presence TTL is 30 s: a silent client leaves after it.
@@ -206,4 +208,9 @@ export async function createStack(options: StackOptions): Promise<Stack> {
     await deps.db.close();
     throw error;
   }
+}
+
+function positiveInteger(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
 }

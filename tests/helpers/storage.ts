@@ -1,7 +1,8 @@
 /**
  * A bucket of the tests' own for the Storage stand-in's general behaviour,
  * apart from the product's buckets (whose objects follow their records):
- * a consultation's members read, upload and delete in its folder.
+ * a consultation's members read, upload, update (move, replace) and delete
+ * in its folder.
  */
 import type { TestStack } from "./stack.ts";
 
@@ -25,6 +26,8 @@ export async function createTestBucket(s: TestStack) {
       `create policy "test: members read" on storage.objects for select to authenticated using (${member})`,
       `create policy "test: members upload" on storage.objects for insert to authenticated with check (${member})`,
       `create policy "test: members delete" on storage.objects for delete to authenticated using (${member})`,
+      `create policy "test: members update" on storage.objects for update to authenticated
+         using (${member}) with check (${member})`,
     ]
   ) await s.stack.deps.db.queryAsOwner(sql);
 }

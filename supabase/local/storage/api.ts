@@ -1,10 +1,12 @@
 /**
  * The local stand-in for Supabase Storage's HTTP API, at /storage/v1/*: the
- * object routes @supabase/storage-js calls for signed uploads and downloads,
- * info and deletes, with Supabase's errors. Objects live on local disk under
- * `<dataDir>/storage/`, their rows in storage.objects, and every access is a
- * query as the caller's role with the caller's claims, so the policies of the
- * migrations decide, as they do on Supabase.
+ * object and bucket routes @supabase/storage-js calls (signed uploads and
+ * downloads, uploads and updates, info, byte ranges, list and list-v2, move,
+ * copy, deletes, listBuckets and getBucket), with Supabase's errors. Objects
+ * live on local disk under `<dataDir>/storage/`, their rows in
+ * storage.objects, and every access is a query as the caller's role with the
+ * caller's claims, so the policies of the migrations decide, as they do on
+ * Supabase.
  */
 import type { Logger } from "../../../shared/app/logger.ts";
 import { describeError } from "../../../shared/app/logger.ts";
@@ -17,6 +19,10 @@ import { errorResponse, ERRORS, StorageError } from "./errors.ts";
 import { createFileStore } from "./files.ts";
 import { createObjectStore } from "./objects.ts";
 import { deleteObject, deleteObjects } from "./remove.ts";
+import { listObjectsV2 } from "./list-v2.ts";
+import { getBucket, listBuckets, listFolder } from "./listing.ts";
+import { SIGNED_UPLOAD_URL_TTL_SECONDS } from "./signed-urls.ts";
+import { copyObject, moveObject, updateObject } from "./transfer.ts";
 import { signUploadUrl, uploadObject, uploadToSignedUrl } from "./upload.ts";
 
 export interface StorageApiOptions {
@@ -25,6 +31,8 @@ export interface StorageApiOptions {
   tenantKeys: TenantKeys;
   /** Objects are kept under `<dataDir>/storage/<bucket>/<key>/`. */
   dataDir: string;
+  /** Seconds a signed upload URL lasts (Storage's UPLOAD_SIGNED_URL_EXPIRATION_TIME); Supabase's 2 hours by default. */
+  uploadUrlExpiresIn?: number;
   logger?: Logger;
 }
 
@@ -45,9 +53,22 @@ const route = (operation: string, method: string, path: string, handler: Handler
   path: new RegExp(`^/object/${path}$`),
   handler,
 });
+/** Routes whose body names the objects: no bucket or key in the path. */
+const bodyRoute = (operation: string, path: string, handler: Handler): Route => ({
+  operation,
+  method: "POST",
+  path: new RegExp(`^/object/${path}()$`),
+  handler,
+});
 
 /** Matched in order, like Fastify's router: static segments before parameters. */
 const ROUTES: Route[] = [
+  { operation: "bucket.list", method: "GET", path: /^\/bucket\/?()$/, handler: listBuckets },
+  { operation: "bucket.get", method: "GET", path: /^\/bucket\/([^/]+)$/, handler: getBucket },
+  bodyRoute("object.move", "move", moveObject),
+  bodyRoute("object.copy", "copy", copyObject),
+  route("object.list", "POST", "list/([^/]+)", listFolder),
+  route("object.list_v2", "POST", "list-v2/([^/]+)", listObjectsV2),
   route("object.upload_sign", "POST", `upload/sign/${OBJECT}`, signUploadUrl),
   route("object.upload_signed", "PUT", `upload/sign/${OBJECT}`, uploadToSignedUrl),
   route("object.sign", "POST", `sign/${OBJECT}`, signDownloadUrl),
@@ -84,6 +105,7 @@ const ROUTES: Route[] = [
     (c, r, t) => objectInfo(c, r, t, { allowInvalidJwt: true, head: true }),
   ),
   route("object.create", "POST", OBJECT, uploadObject),
+  route("object.update", "PUT", OBJECT, updateObject),
   route("object.delete", "DELETE", OBJECT, deleteObject),
   route("object.delete_many", "DELETE", "([^/]+)/?", deleteObjects),
 ];
@@ -122,6 +144,7 @@ export async function createStorageApi(options: StorageApiOptions) {
     tenantKeys: options.tenantKeys,
     objects: createObjectStore(options.db),
     files: createFileStore(`${options.dataDir}/storage`),
+    uploadUrlExpiresIn: options.uploadUrlExpiresIn ?? SIGNED_UPLOAD_URL_TTL_SECONDS,
   };
   const log = options.logger?.child({ service: "storage" });
 

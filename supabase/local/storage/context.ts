@@ -11,6 +11,8 @@ export interface StorageContext {
   tenantKeys: TenantKeys;
   objects: ObjectStore;
   files: FileStore;
+  /** How long a signed upload URL lasts, in seconds. */
+  uploadUrlExpiresIn: number;
 }
 
 /** A route's place in the URL: the bucket, the object's key (decoded), the query. */
@@ -64,5 +66,60 @@ export function expiresInOf(body: Record<string, unknown>): number {
 export function requiredQuery(query: URLSearchParams, name: string): string {
   const value = query.get(name);
   if (value === null) throw ERRORS.validation(`querystring must have required property '${name}'`);
+  return value;
+}
+
+/** The body's field `name` under ajv's rules (`path` names it in messages), or undefined when absent. */
+export function field(
+  body: Record<string, unknown>,
+  name: string,
+  rule: { type: "string" | "boolean" | "object" } | { type: "integer"; min: number } | {
+    type: "enum";
+    values: readonly string[];
+  },
+  path = `body/${name}`,
+): unknown {
+  if (!(name in body) || body[name] === undefined) return undefined;
+  const raw = body[name];
+  switch (rule.type) {
+    case "string":
+      // ajv's coercion: a number or boolean becomes its text.
+      if (typeof raw === "number" || typeof raw === "boolean") return String(raw);
+      if (typeof raw !== "string") throw ERRORS.validation(`${path} must be string`);
+      return raw;
+    case "boolean":
+      if (raw === "true" || raw === "false") return raw === "true";
+      if (typeof raw !== "boolean") throw ERRORS.validation(`${path} must be boolean`);
+      return raw;
+    case "object":
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        throw ERRORS.validation(`${path} must be object`);
+      }
+      return raw;
+    case "enum":
+      if (typeof raw !== "string" || !rule.values.includes(raw)) {
+        throw ERRORS.validation(`${path} must be equal to one of the allowed values`);
+      }
+      return raw;
+    case "integer": {
+      const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+      if (typeof value !== "number" || !Number.isInteger(value)) {
+        throw ERRORS.validation(`${path} must be integer`);
+      }
+      if (value < rule.min) throw ERRORS.validation(`${path} must be >= ${rule.min}`);
+      return value;
+    }
+  }
+}
+
+/** A field the body schema requires. */
+export function requiredField(
+  body: Record<string, unknown>,
+  name: string,
+  rule: Parameters<typeof field>[2],
+  within = "body",
+): unknown {
+  const value = field(body, name, rule, `${within}/${name}`);
+  if (value === undefined) throw ERRORS.validation(`${within} must have required property '${name}'`);
   return value;
 }

@@ -76,6 +76,8 @@ export const ERRORS = {
   routeNotFound: (method: string, url: string) =>
     new StorageError("InvalidRequest", 404, `Route ${method}:${url} not found`, "Not Found", 404),
   internal: () => error("InternalError", 500, "Internal server error"),
+  /** The backend's range error: its own HTTP status, 416 (StorageBackendError.withStatusCode). */
+  invalidRange: () => new StorageError("InvalidRange", 416, "invalid range provided", undefined, 416),
 };
 
 export function errorResponse(err: StorageError): Response {

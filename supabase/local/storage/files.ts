@@ -97,6 +97,22 @@ export function createFileStore(root: string) {
       }
     },
 
+    /** A new version file with the bytes of another (a move or copy); NoSuchKey when the source is gone. */
+    async copy(
+      from: { bucket: string; key: string; version: string },
+      to: { bucket: string; key: string; version: string },
+    ): Promise<{ lastModified: Date }> {
+      const target = pathOf(to.bucket, to.key, to.version);
+      await Deno.mkdir(dirname(target), { recursive: true });
+      try {
+        await Deno.copyFile(pathOf(from.bucket, from.key, from.version), target);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) throw ERRORS.noSuchKey();
+        throw error;
+      }
+      return { lastModified: new Date() };
+    },
+
     remove,
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { ObjectMetadata, StoredObject } from "./objects.ts";
 import type { OpenedFile } from "./files.ts";
+import { parseRange, sliceOf } from "./range.ts";
 
 /** Storage never serves text/html as such (normalizeContentType). */
 const contentTypeOf = (mimetype: string | undefined) =>
@@ -27,7 +28,13 @@ export interface AssetOptions {
   head?: boolean;
 }
 
-/** The object's bytes (or, for HEAD or a matching If-None-Match, its headers only). */
+/**
+ * The object's bytes, as the file backend and renderer answer them: 304 for
+ * a matching If-None-Match or an If-Modified-Since not older than the
+ * object, 206 with Content-Range for a `Range`, else 200; every answer says
+ * `Accept-Ranges: bytes`. HEAD (Storage's HeadRenderer) answers the headers
+ * from the row, without the conditional checks.
+ */
 export function renderAsset(
   request: Request,
   object: StoredObject,
@@ -36,12 +43,11 @@ export function renderAsset(
 ): Response {
   const meta: Partial<ObjectMetadata> = object.metadata ?? {};
   const headers = new Headers({
+    "Accept-Ranges": "bytes",
     "Content-Type": contentTypeOf(meta.mimetype),
     "X-Robots-Tag": "none",
   });
   metadataHeaders(meta, headers);
-  const size = opened?.size ?? meta.contentLength;
-  if (size !== undefined) headers.set("Content-Length", String(size));
   if (options.expires) headers.set("Expires", options.expires.toUTCString());
   else if (meta.cacheControl) headers.set("Cache-Control", meta.cacheControl);
   if (typeof options.download === "string") {
@@ -51,13 +57,42 @@ export function renderAsset(
       options.download === "" ? "attachment;" : `attachment; filename=${name}; filename*=UTF-8''${name}`,
     );
   }
-  const notModified = meta.eTag !== undefined && request.headers.get("if-none-match") === meta.eTag;
-  if (options.head || notModified || !opened) {
+  if (options.head || !opened) {
     opened?.file.close();
-    if (notModified) headers.delete("Content-Length");
-    return new Response(null, { status: notModified ? 304 : 200, headers });
+    if (meta.contentLength !== undefined) headers.set("Content-Length", String(meta.contentLength));
+    return new Response(null, { status: 200, headers });
   }
+  if (notModified(request, meta)) {
+    opened.file.close();
+    return new Response(null, { status: 304, headers });
+  }
+  const range = request.headers.get("range");
+  if (range !== null) {
+    let bytes;
+    try {
+      bytes = parseRange(range, opened.size);
+    } catch (error) {
+      opened.file.close();
+      throw error;
+    }
+    const length = bytes.end - bytes.start + 1;
+    headers.set("Content-Length", String(length));
+    headers.set("Content-Range", `bytes ${bytes.start}-${bytes.end}/${opened.size}`);
+    return new Response(sliceOf(opened.file, bytes.start, length), { status: 206, headers });
+  }
+  headers.set("Content-Length", String(opened.size));
   return new Response(opened.file.readable, { status: 200, headers });
+}
+
+function notModified(request: Request, meta: Partial<ObjectMetadata>): boolean {
+  const ifNoneMatch = request.headers.get("if-none-match");
+  if (ifNoneMatch) return ifNoneMatch === meta.eTag;
+  const ifModifiedSince = request.headers.get("if-modified-since");
+  if (!ifModifiedSince || !meta.lastModified) return false;
+  const since = new Date(ifModifiedSince).getTime();
+  // HTTP dates have whole seconds; the object's time is compared at that precision.
+  const modified = Math.floor(new Date(meta.lastModified).getTime() / 1000) * 1000;
+  return !Number.isNaN(since) && modified <= since;
 }
 
 /** GET /object/info/...: the object's row, as Storage's InfoRenderer answers it. */

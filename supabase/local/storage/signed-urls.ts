@@ -10,7 +10,11 @@
 import { jwtVerify, SignJWT } from "jose";
 import { ERRORS } from "./errors.ts";
 
-/** How long a signed upload URL lasts: Supabase's documented 2 hours. */
+/**
+ * How long a signed upload URL lasts unless the stand-in is told otherwise:
+ * Supabase's documented 2 hours (the project's UPLOAD_SIGNED_URL_EXPIRATION_TIME;
+ * Storage's own default, for a server of its own, is 60 s).
+ */
 export const SIGNED_UPLOAD_URL_TTL_SECONDS = 2 * 60 * 60;
 
 /** Storage's bound on `expiresIn` (assertValidNumericJWTExpiration). */
@@ -46,11 +50,12 @@ export async function signDownloadToken(
 export async function signUploadToken(
   key: CryptoKey,
   fields: { url: string; owner?: string; upsert: boolean },
+  expiresInSeconds: number,
 ): Promise<string> {
   return await sign(
     key,
     { owner: fields.owner, url: fields.url, upsert: fields.upsert, scope: "upload" },
-    SIGNED_UPLOAD_URL_TTL_SECONDS,
+    expiresInSeconds,
   );
 }
 

@@ -69,8 +69,7 @@ export async function readUploadBody(
 
   const mimeType = contentType || "application/octet-stream";
   checkMime(mimeType);
-  const xMetadata = request.headers.get("x-metadata");
-  const userMetadata = xMetadata === null ? undefined : parseJsonObject(decodeBase64(xMetadata));
+  const userMetadata = userMetadataOf(request.headers.get("x-metadata"));
   if (declaredLength !== undefined && declaredLength > rules.limit) throw ERRORS.entityTooLarge();
   return {
     body: request.body,
@@ -79,6 +78,11 @@ export async function readUploadBody(
     userMetadata,
     declaredLength,
   };
+}
+
+/** The `x-metadata` header: base64 of a JSON object (Storage's parseUserMetadata). */
+export function userMetadataOf(header: string | null): Record<string, unknown> | undefined {
+  return header === null ? undefined : parseJsonObject(decodeBase64(header));
 }
 
 function contentLengthOf(request: Request): number | undefined {

@@ -5,7 +5,8 @@
  *
  * - POST /object/upload/sign/{bucket}/{key}: the caller's INSERT on
  *   storage.objects is tried (and rolled back), so RLS decides; then a token
- *   for that one object, valid 2 hours: `{ url, token }`.
+ *   for that one object, valid `uploadUrlExpiresIn` (Supabase's 2 hours
+ *   unless set, as UPLOAD_SIGNED_URL_EXPIRATION_TIME sets Storage's): `{ url, token }`.
  * - PUT /object/upload/sign/{bucket}/{key}?token=: the token is the
  *   authorization; the bytes are stored as the superuser: `{ Key }`.
  * - POST /object/{bucket}/{key}: a direct upload as the caller: `{ Id, Key }`.
@@ -37,7 +38,7 @@ export async function signUploadUrl(ctx: StorageContext, request: Request, t: Ta
     },
   }, upsert);
   const url = `${t.bucket}/${t.key}`;
-  const token = await signUploadToken(ctx.key, { url, owner: caller.owner, upsert });
+  const token = await signUploadToken(ctx.key, { url, owner: caller.owner, upsert }, ctx.uploadUrlExpiresIn);
   return json({ url: `/object/upload/sign/${url}?token=${token}`, token });
 }
 
@@ -64,7 +65,7 @@ export async function uploadObject(ctx: StorageContext, request: Request, t: Tar
   return json({ Id: stored.id, Key: stored.path });
 }
 
-async function storeUpload(
+export async function storeUpload(
   ctx: StorageContext,
   request: Request,
   t: Target,
