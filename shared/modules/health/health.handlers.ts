@@ -1,11 +1,15 @@
 import type { AppRouteHandler } from "../../app/types.ts";
-import type { HealthRoute } from "./health.routes.ts";
+import type { Context } from "hono";
+import { requireRole } from "../../app/roles.ts";
+import type { AppBindings } from "../../app/types.ts";
+import type { HealthDetailsRoute, HealthRoute } from "./health.routes.ts";
 
 export const API_VERSION = "1.0.0";
 /** LiveKit must answer a cheap RoomService call within this to count as reachable. */
 const LIVEKIT_PING_TIMEOUT_MS = 2_000;
 
-export const health: AppRouteHandler<HealthRoute> = async (c) => {
+/** The public health answer (decision 11), and whether the database answered. */
+async function publicHealth(c: Context<AppBindings>) {
   const { db, video } = c.var.deps;
   const started = performance.now();
   let up = true;
@@ -17,10 +21,13 @@ export const health: AppRouteHandler<HealthRoute> = async (c) => {
   const dbLatency = Math.round((performance.now() - started) * 10) / 10;
   const videoStarted = performance.now();
   const reachable = video.configured && await video.ping(LIVEKIT_PING_TIMEOUT_MS);
+  const now = new Date().toISOString();
   const body = {
     status: up && (reachable || !video.configured) ? "ok" as const : "degraded" as const,
     version: API_VERSION,
-    time: new Date().toISOString(),
+    time: now,
+    timestamp: now,
+    uptime: Math.round(performance.now() / 10) / 100,
     database: {
       status: up ? "up" as const : "down" as const,
       driver: db.driver,
@@ -32,5 +39,24 @@ export const health: AppRouteHandler<HealthRoute> = async (c) => {
       ...(reachable ? { latencyMs: Math.round((performance.now() - videoStarted) * 10) / 10 } : {}),
     },
   };
+  return { body, up };
+}
+
+export const health: AppRouteHandler<HealthRoute> = async (c) => {
+  const { body, up } = await publicHealth(c);
   return up ? c.json(body, 200) : c.json(body, 503);
+};
+
+export const healthDetails: AppRouteHandler<HealthDetailsRoute> = async (c) => {
+  requireRole(c, "admin");
+  const { body, up } = await publicHealth(c);
+  const rooms = body.livekit.reachable ? await c.var.deps.video.listRooms().catch(() => []) : [];
+  const details = {
+    ...body,
+    video: {
+      activeRooms: rooms.length,
+      activeConnections: rooms.reduce((sum, r) => sum + r.numParticipants, 0),
+    },
+  };
+  return up ? c.json(details, 200) : c.json(details, 503);
 };

@@ -3,7 +3,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 export const HealthSchema = z.object({
   status: z.enum(["ok", "degraded"]),
   version: z.string(),
-  time: z.string().openapi({ format: "date-time" }),
+  time: z.string().openapi({ format: "date-time", description: "The same instant as timestamp (kept)" }),
+  timestamp: z.string().openapi({ format: "date-time" }),
+  uptime: z.number().openapi({ description: "Seconds since this function instance started" }),
   database: z.object({
     status: z.enum(["up", "down"]),
     driver: z.enum(["pglite", "postgres"]),
@@ -34,3 +36,34 @@ export const health = createRoute({
 });
 
 export type HealthRoute = typeof health;
+
+// Operational data (decision 11): counts of rooms and connections, for admins only.
+export const HealthDetailsSchema = HealthSchema.extend({
+  video: z.object({
+    activeRooms: z.number().int().openapi({
+      description: "LiveKit rooms open now (0 when LiveKit does not answer)",
+    }),
+    activeConnections: z.number().int().openapi({ description: "Participants connected across those rooms" }),
+  }),
+}).openapi("HealthDetails");
+
+export const healthDetails = createRoute({
+  method: "get",
+  path: "/v1/health/details",
+  tags: ["Health"],
+  summary: "Health with operational counts: active LiveKit rooms and connections (admin)",
+  responses: {
+    200: {
+      description: "The public health answer plus the counts",
+      content: { "application/json": { schema: HealthDetailsSchema } },
+    },
+    401: { description: "No valid token" },
+    403: { description: "Not an admin" },
+    503: {
+      description: "The database does not answer",
+      content: { "application/json": { schema: HealthDetailsSchema } },
+    },
+  },
+});
+
+export type HealthDetailsRoute = typeof healthDetails;

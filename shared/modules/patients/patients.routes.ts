@@ -7,6 +7,7 @@ import {
   PhoneSchema,
 } from "../../app/fields.ts";
 import {
+  IncludeTotalQuerySchema,
   jsonBody,
   ok,
   okPage,
@@ -83,6 +84,7 @@ export const ReplaceAntecedentsSchema = z.object({
 }).openapi("ReplaceAntecedents", { description: "Replaces the whole set: an omitted list becomes empty" });
 
 export const ListPatientsQuerySchema = PageQuerySchema.extend({
+  ...IncludeTotalQuerySchema.shape,
   search: z.string().trim().min(2).max(100).optional().openapi({
     param: { name: "search", in: "query" },
     description: "Part of the name, last name, phone or email",

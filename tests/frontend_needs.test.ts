@@ -1,0 +1,446 @@
+/**
+ * What frontends need beyond the contracts (issue #19), and the video
+ * contract's token lifetime and health, over real HTTP on PGlite and on
+ * PostgreSQL: 2-hour LiveKit tokens for every role and their refresh, the
+ * public and the admin's health, a signed-in password change, booking a
+ * free slot by doctor and start, and list totals under row-level security.
+ * Each: the rightful call, bad input named, the wrong caller refused.
+ */
+import { decodeJwt } from "jose";
+import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
+import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { assert, assertEquals } from "./helpers/std.ts";
+import {
+  call,
+  type CallResult,
+  createUser,
+  login,
+  TEST_PASSWORD,
+  testBothDrivers,
+  type TestStack,
+} from "./helpers/stack.ts";
+
+// deno-lint-ignore no-explicit-any
+type Payload = any;
+
+/** A ProblemDetails of this status and code whose `errors` names `field`. */
+function assertNames(res: CallResult, status: number, code: string, field: string) {
+  assertProblem(res, status, code);
+  const named = (res.body.errors ?? []).map((e: { field: string }) => e.field);
+  assert(named.includes(field), `no error for ${field}: ${JSON.stringify(named)}`);
+}
+
+async function liveConsultation(s: TestStack) {
+  const admin = await createUser(s, "admin");
+  const doctor = await createUser(s, "doctor");
+  const observer = await createUser(s, "doctor");
+  const patient = await registerPatient(s, admin, "Pablo");
+  const otherPatient = await registerPatient(s, admin, "Paula");
+  const booked = await book(s, admin.token, {
+    patientId: patient.id,
+    doctorId: doctor.id,
+    specialtyId: await specialtyOf(s, doctor),
+    start: at(3, 11),
+    end: at(3, 11, 30),
+  });
+  assertOk(booked, 201);
+  const appointmentId = booked.body.data.id;
+  assertOk(
+    await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
+      token: doctor.token,
+      body: { status: "CONFIRMED" },
+    }),
+  );
+  const opened = await call(s, "POST", "/v1/consultations", { token: doctor.token, body: { appointmentId } });
+  assertOk(opened, 201);
+  const id: string = opened.body.data.id;
+  assertOk(await call(s, "POST", `/v1/consultations/${id}/start`, { token: doctor.token }));
+  assertOk(
+    await call(s, "POST", `/v1/consultations/${id}/observers`, {
+      token: doctor.token,
+      body: { userId: observer.id },
+    }),
+    201,
+  );
+  return { admin, doctor, observer, patient, otherPatient, id };
+}
+
+testBothDrivers(
+  "video: LiveKit tokens last 2 hours for every role, refreshed while in progress",
+  async (t, s) => {
+    const f = await liveConsultation(s);
+    const tokenOf = (token: string) => call(s, "POST", `/v1/consultations/${f.id}/livekit-token`, { token });
+
+    await t.step("doctor, patient and observer each get a 2-hour token of their own", async () => {
+      for (
+        const [who, token] of [["doctor", f.doctor.token], ["patient", f.patient.token], [
+          "observer",
+          f.observer.token,
+        ]]
+      ) {
+        const res = await tokenOf(token);
+        assertOk(res);
+        assertEquals(res.body.data.tokenTtlSeconds, 7200, who);
+        const d = decodeJwt<Payload>(res.body.data.token);
+        assertEquals(JSON.parse(d.metadata).role, who);
+        assertEquals(d.exp - d.nbf, 7200, `${who}: 2 hours`);
+        assert(
+          Math.abs(Date.parse(res.body.data.expiresAt) / 1000 - d.exp) <= 2,
+          "expiresAt is the token's exp",
+        );
+      }
+      const room = await call(s, "POST", "/v1/video/rooms", {
+        token: f.patient.token,
+        body: { consultationId: f.id },
+      });
+      assertOk(room, 201);
+      assertEquals(room.body.data.tokenTtlSeconds, 7200);
+      const r = decodeJwt<Payload>(room.body.data.token);
+      assertEquals(r.exp - r.nbf, 7200);
+    });
+
+    await t.step("asking again refreshes it (a later expiry or the same second's)", async () => {
+      const first = decodeJwt<Payload>((await tokenOf(f.patient.token)).body.data.token);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const again = decodeJwt<Payload>((await tokenOf(f.patient.token)).body.data.token);
+      assert(again.exp > first.exp, "a fresh token expires later");
+    });
+
+    await t.step("another patient 404, an admin 403, a malformed id 400", async () => {
+      assertProblem(await tokenOf(f.otherPatient.token), 404, "RES_001");
+      assertProblem(await tokenOf(f.admin.token), 403, "AUTH_002");
+      assertFieldErrors(
+        await call(s, "POST", "/v1/consultations/not-a-uuid/livekit-token", { token: f.doctor.token }),
+        "id",
+      );
+    });
+
+    await t.step("once closed, no refresh (409 CON_001)", async () => {
+      assertOk(await call(s, "POST", `/v1/consultations/${f.id}/close`, { token: f.doctor.token }));
+      assertProblem(await tokenOf(f.patient.token), 409, "CON_001");
+      assertProblem(await tokenOf(f.doctor.token), 409, "CON_001");
+    });
+  },
+);
+
+testBothDrivers("health: public fields; rooms and connections for an admin only", async (t, s) => {
+  await t.step("public: status, version, timestamp, uptime, database and LiveKit; no counts", async () => {
+    const res = await call(s, "GET", "/health");
+    assertEquals(res.status, 200);
+    assertEquals(res.body.status, "ok");
+    assertEquals(typeof res.body.version, "string");
+    assert(Date.parse(res.body.timestamp) > 0, "timestamp");
+    assert(typeof res.body.uptime === "number" && res.body.uptime > 0, "uptime in seconds");
+    assertEquals(res.body.database.status, "up");
+    assertEquals(res.body.livekit.reachable, true);
+    assert(!("video" in res.body) && !JSON.stringify(res.body).includes("activeRooms"), "no counts");
+  });
+
+  await t.step("details: an admin sees the active rooms and connections", async () => {
+    const f = await liveConsultation(s);
+    assertOk(
+      await call(s, "POST", "/v1/video/rooms", { token: f.doctor.token, body: { consultationId: f.id } }),
+      201,
+    );
+    const livekit = s.stack.livekit;
+    assert(livekit, "the LiveKit stand-in");
+    livekit.join(`consultation-${f.id}`, f.doctor.id);
+    livekit.join(`consultation-${f.id}`, f.patient.id);
+    const res = await call(s, "GET", "/v1/health/details", { token: f.admin.token });
+    assertEquals(res.status, 200, JSON.stringify(res.body));
+    assertEquals(res.body.video, { activeRooms: 1, activeConnections: 2 });
+    assertEquals(res.body.database.status, "up");
+    assert(typeof res.body.uptime === "number", "with the public fields");
+
+    assertProblem(await call(s, "GET", "/v1/health/details", { token: f.doctor.token }), 403, "AUTH_002");
+    assertProblem(await call(s, "GET", "/v1/health/details", { token: f.patient.token }), 403, "AUTH_002");
+    assertProblem(await call(s, "GET", "/v1/health/details"), 401, "AUTH_001");
+  });
+});
+
+testBothDrivers("auth: a signed-in password change ends the other sessions, not this one", async (t, s) => {
+  const admin = await createUser(s, "admin");
+  const patient = await registerPatient(s, admin, "Pablo");
+  const other = await login(s, patient.phone, PATIENT_PASSWORD);
+  const bystander = await createUser(s, "doctor");
+  const NEW = "una frase larga que recuerdo bien";
+  const change = (token: string | undefined, body: unknown) =>
+    call(s, "POST", "/v1/auth/change-password", { token, body });
+
+  await t.step("bad input is 400 naming the field, nothing changes", async () => {
+    assertFieldErrors(
+      await change(patient.token, { newPassword: NEW, confirmPassword: NEW }),
+      "currentPassword",
+    );
+    assertFieldErrors(
+      await change(patient.token, {
+        currentPassword: PATIENT_PASSWORD,
+        newPassword: "corta",
+        confirmPassword: "corta",
+      }),
+      "newPassword",
+    );
+    const mismatch = await change(patient.token, {
+      currentPassword: PATIENT_PASSWORD,
+      newPassword: NEW,
+      confirmPassword: `${NEW}!`,
+    });
+    assertNames(mismatch, 400, "VAL_003", "confirmPassword");
+    assertFieldErrors(
+      await change(patient.token, {
+        currentPassword: PATIENT_PASSWORD,
+        newPassword: "password123",
+        confirmPassword: "password123",
+      }),
+      "newPassword",
+    );
+    assertFieldErrors(
+      await change(patient.token, {
+        currentPassword: PATIENT_PASSWORD,
+        newPassword: "pablo es mi nombre",
+        confirmPassword: "pablo es mi nombre",
+      }),
+      "newPassword",
+    );
+    const wrong = await change(patient.token, {
+      currentPassword: "no-es-la-mia",
+      newPassword: NEW,
+      confirmPassword: NEW,
+    });
+    assertProblem(wrong, 400, "VAL_001");
+    assertFieldErrors(wrong, "currentPassword");
+    assertOk(await call(s, "GET", "/v1/user/me", { token: other }), 200);
+    await login(s, patient.phone, PATIENT_PASSWORD);
+  });
+
+  await t.step("without a token 401", async () => {
+    assertProblem(
+      await change(undefined, { currentPassword: PATIENT_PASSWORD, newPassword: NEW, confirmPassword: NEW }),
+      401,
+      "AUTH_001",
+    );
+  });
+
+  await t.step(
+    "the rightful change: this session stays, the others end, the new password signs in",
+    async () => {
+      const res = await change(patient.token, {
+        currentPassword: PATIENT_PASSWORD,
+        newPassword: NEW,
+        confirmPassword: NEW,
+      });
+      assertOk(res);
+      assertOk(await call(s, "GET", "/v1/user/me", { token: patient.token }));
+      assertProblem(await call(s, "GET", "/v1/user/me", { token: other }), 401, "AUTH_001");
+      assertOk(await call(s, "GET", "/v1/user/me", { token: bystander.token }));
+      await login(s, patient.phone, NEW);
+      const old = await call(s, "POST", "/v1/auth/login", {
+        body: { phone: patient.phone, password: PATIENT_PASSWORD },
+      });
+      assertProblem(old, 401, "AUTH_001");
+    },
+  );
+
+  await t.step("an ended session cannot change it back (401)", async () => {
+    assertProblem(
+      await change(other, { currentPassword: NEW, newPassword: `${NEW} 2`, confirmPassword: `${NEW} 2` }),
+      401,
+      "AUTH_001",
+    );
+  });
+
+  await t.step("another user's token changes only their own password", async () => {
+    const res = await change(bystander.token, {
+      currentPassword: TEST_PASSWORD,
+      newPassword: "otra frase larga distinta",
+      confirmPassword: "otra frase larga distinta",
+    });
+    assertOk(res);
+    await login(s, patient.phone, NEW);
+  });
+});
+
+testBothDrivers("appointments: a free slot booked by doctor and start alone", async (t, s) => {
+  const admin = await createUser(s, "admin");
+  const doctor = await createUser(s, "doctor");
+  const patient = await registerPatient(s, admin, "Pablo");
+  const otherPatient = await registerPatient(s, admin, "Paula");
+  await s.stack.deps.db.queryAsOwner("update public.clinic_settings set time_zone = 'UTC'");
+  const weekday = ((new Date(at(7, 0)).getUTCDay() + 6) % 7) + 1;
+  assertOk(
+    await call(s, "PUT", `/v1/doctors/${doctor.id}/availability/weekly-hours`, {
+      token: doctor.token,
+      body: { weeklyHours: [{ weekday, startTime: "09:00", endTime: "11:00", slotMinutes: 20 }] },
+    }),
+  );
+  const slots = async () => {
+    const res = await call(s, "GET", `/v1/doctors/${doctor.id}/slots?from=${at(7, 0)}&to=${at(8, 0)}`, {
+      token: patient.token,
+    });
+    assertOk(res);
+    return res.body.data as Array<Record<string, string>>;
+  };
+  const bookSlot = (token: string, body: Record<string, unknown>) =>
+    call(s, "POST", "/v1/appointments", { token, body: { reason: "Control general", ...body } });
+
+  await t.step("a slot names its times as an appointment does (the old names kept)", async () => {
+    const [first] = await slots();
+    assertEquals(first.startAppointment, at(7, 9));
+    assertEquals(first.endAppointment, at(7, 9, 20));
+    assertEquals(first.startsAt, first.startAppointment);
+    assertEquals(first.endsAt, first.endAppointment);
+  });
+
+  await t.step("a patient books { doctorId, startAppointment }: the end and specialty follow", async () => {
+    const [, second] = await slots();
+    const res = await bookSlot(patient.token, {
+      doctorId: doctor.id,
+      startAppointment: second.startAppointment,
+    });
+    assertOk(res, 201);
+    assertEquals(res.body.data.patientId, patient.id);
+    assertEquals(res.body.data.endAppointment, at(7, 9, 40));
+    assertEquals(res.body.data.specialtyId, await specialtyOf(s, doctor));
+    assertEquals(res.body.data.status, "PENDING");
+    assert(!(await slots()).some((x) => x.startAppointment === second.startAppointment), "the slot is taken");
+  });
+
+  await t.step(
+    "a taken slot or a start that is no slot's is 409 APP_003 naming startAppointment",
+    async () => {
+      const taken = await bookSlot(otherPatient.token, {
+        doctorId: doctor.id,
+        startAppointment: at(7, 9, 20),
+      });
+      assertNames(taken, 409, "APP_003", "startAppointment");
+      assertProblem(
+        await bookSlot(otherPatient.token, { doctorId: doctor.id, startAppointment: at(7, 9, 5) }),
+        409,
+        "APP_003",
+      );
+      assertProblem(
+        await bookSlot(otherPatient.token, { doctorId: doctor.id, startAppointment: at(7, 12) }),
+        409,
+        "APP_003",
+      );
+    },
+  );
+
+  await t.step("bad input names the field; an unknown doctor is 404", async () => {
+    assertFieldErrors(await bookSlot(patient.token, { startAppointment: at(7, 10) }), "doctorId");
+    assertFieldErrors(await bookSlot(patient.token, { doctorId: doctor.id }), "startAppointment");
+    assertFieldErrors(
+      await bookSlot(patient.token, { doctorId: doctor.id, startAppointment: "mañana" }),
+      "startAppointment",
+    );
+    const noPatient = await bookSlot(doctor.token, { doctorId: doctor.id, startAppointment: at(7, 10) });
+    assertNames(noPatient, 400, "VAL_002", "patientId");
+    assertProblem(
+      await bookSlot(patient.token, { doctorId: crypto.randomUUID(), startAppointment: at(7, 10) }),
+      404,
+      "RES_001",
+    );
+  });
+
+  await t.step("a patient cannot book a slot for another patient (403); an admin can", async () => {
+    assertProblem(
+      await bookSlot(patient.token, {
+        patientId: otherPatient.id,
+        doctorId: doctor.id,
+        startAppointment: at(7, 10),
+      }),
+      403,
+      "AUTH_002",
+    );
+    const res = await bookSlot(admin.token, {
+      patientId: otherPatient.id,
+      doctorId: doctor.id,
+      startAppointment: at(7, 10),
+    });
+    assertOk(res, 201);
+    assertEquals(res.body.data.endAppointment, at(7, 10, 20));
+  });
+});
+
+testBothDrivers(
+  "lists: includeTotal counts what the caller may see, under the same filters",
+  async (t, s) => {
+    const admin = await createUser(s, "admin");
+    const doctorA = await createUser(s, "doctor");
+    const doctorB = await createUser(s, "doctor");
+    const p1 = await registerPatient(s, doctorA, "Pablo");
+    const p2 = await registerPatient(s, doctorA, "Pedro");
+    const p3 = await registerPatient(s, doctorB, "Paula");
+    const bookings: Array<[string, typeof doctorA, number]> = [
+      [p1.id, doctorA, 9],
+      [p1.id, doctorA, 10],
+      [p2.id, doctorA, 11],
+      [p3.id, doctorB, 9],
+      [p3.id, doctorB, 10],
+    ];
+    for (const [patientId, doctor, hour] of bookings) {
+      const res = await book(s, admin.token, {
+        patientId,
+        doctorId: doctor.id,
+        specialtyId: await specialtyOf(s, doctor),
+        start: at(4, hour),
+        end: at(4, hour, 30),
+      });
+      assertOk(res, 201);
+    }
+    const list = async (token: string, query: string) => {
+      const res = await call(s, "GET", `/v1/appointments?${query}`, { token });
+      assertOk(res);
+      return res.body;
+    };
+
+    await t.step("appointments: each doctor's total is their own rows; the page stays one row", async () => {
+      const a = await list(doctorA.token, "includeTotal=true&limit=1");
+      assertEquals(a.pageInfo.total, 3);
+      assertEquals(a.data.length, 1);
+      assert(a.pageInfo.nextCursor, "more pages");
+      const next = await list(doctorA.token, `includeTotal=true&limit=1&cursor=${a.pageInfo.nextCursor}`);
+      assertEquals(next.pageInfo.total, 3, "the total ignores the cursor");
+      assertEquals((await list(doctorB.token, "includeTotal=true")).pageInfo.total, 2);
+      assertEquals((await list(p1.token, "includeTotal=true")).pageInfo.total, 2);
+      assertEquals((await list(admin.token, "includeTotal=true")).pageInfo.total, 5);
+      assertEquals((await list(admin.token, `includeTotal=true&doctorId=${doctorB.id}`)).pageInfo.total, 2);
+      assertEquals((await list(doctorA.token, `includeTotal=true&from=${at(4, 10)}`)).pageInfo.total, 2);
+      assertEquals(
+        (await list(doctorA.token, `includeTotal=true&doctorId=${doctorB.id}`)).pageInfo.total,
+        0,
+        "another doctor's rows are not counted",
+      );
+      const without = await list(doctorA.token, "limit=1");
+      assert(!("total" in without.pageInfo), "no count unless asked");
+    });
+
+    await t.step("patients: a doctor counts their own patients, a patient themself", async () => {
+      const patients = async (token: string) => {
+        const res = await call(s, "GET", "/v1/patients?includeTotal=true&limit=1", { token });
+        assertOk(res);
+        return res.body.pageInfo.total;
+      };
+      assertEquals(await patients(doctorA.token), 2);
+      assertEquals(await patients(doctorB.token), 1);
+      assertEquals(await patients(p3.token), 1);
+      assertEquals(await patients(admin.token), 3);
+      const searched = await call(s, "GET", "/v1/patients?includeTotal=true&search=Pedro", {
+        token: doctorA.token,
+      });
+      assertEquals(searched.body.pageInfo.total, 1);
+    });
+
+    await t.step("includeTotal is true or false; anything else is 400 naming it", async () => {
+      assertFieldErrors(
+        await call(s, "GET", "/v1/appointments?includeTotal=yes", { token: doctorA.token }),
+        "includeTotal",
+      );
+      assertFieldErrors(
+        await call(s, "GET", "/v1/patients?includeTotal=1", { token: doctorA.token }),
+        "includeTotal",
+      );
+      assertProblem(await call(s, "GET", "/v1/appointments?includeTotal=true"), 401, "AUTH_001");
+    });
+  },
+);
