@@ -15,6 +15,7 @@ import { consultationsRouter } from "./modules/consultations/consultations.index
 import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
 import { API_VERSION } from "./modules/health/health.handlers.ts";
 import { healthRouter } from "./modules/health/health.index.ts";
+import { meRouter } from "./modules/me/me.index.ts";
 import { patientsRouter } from "./modules/patients/patients.index.ts";
 import { rootRouter } from "./modules/root/root.index.ts";
 import { specialtiesRouter } from "./modules/specialties/specialties.index.ts";
@@ -33,6 +34,7 @@ export function createApiApp(deps: Deps) {
     healthRouter,
     rootRouter,
     authRouter,
+    meRouter,
     usersRouter,
     specialtiesRouter,
     patientsRouter,

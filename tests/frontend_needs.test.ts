@@ -444,3 +444,158 @@ testBothDrivers(
     });
   },
 );
+
+testBothDrivers("me: one's own contact fields, and a phone change confirmed by WhatsApp", async (t, s) => {
+  const admin = await createUser(s, "admin");
+  const doctor = await createUser(s, "doctor");
+  const patient = await registerPatient(s, admin, "Pablo");
+  const other = await registerPatient(s, admin, "Paula");
+  const otherSession = await login(s, patient.phone, PATIENT_PASSWORD);
+  const edit = (token: string | undefined, body: unknown) => call(s, "PATCH", "/v1/user/me", { token, body });
+  const flush = () => new Promise((resolve) => setTimeout(resolve, 30));
+  const lastCode = () => /\b(\d{6})\b/.exec(s.outbox.at(-1)?.body ?? "")?.[1] ?? "";
+
+  await t.step("a patient edits their e-mail and address; a doctor their e-mail only", async () => {
+    const email = `pablo.${crypto.randomUUID().slice(0, 6)}@test.consultorio.dev`;
+    const res = await edit(patient.token, { email, address: "Avenida Siempreviva 742" });
+    assertOk(res);
+    assertEquals(res.body.data.email, email);
+    assertEquals(res.body.data.address, "Avenida Siempreviva 742");
+    const read = await call(s, "GET", `/v1/patients/${patient.id}`, { token: patient.token });
+    assertEquals(read.body.data.address, "Avenida Siempreviva 742");
+    assertEquals(read.body.data.email, email);
+    const doc = await edit(doctor.token, {
+      email: `doc.${crypto.randomUUID().slice(0, 6)}@test.consultorio.dev`,
+    });
+    assertOk(doc);
+    assertEquals(doc.body.data.address, null);
+    assertFieldErrors(await edit(doctor.token, { address: "Calle del consultorio 1" }), "address");
+  });
+
+  await t.step("bad input names the field; a taken e-mail is 409; the phone is not edited here", async () => {
+    assertFieldErrors(await edit(patient.token, { email: "no-es-un-correo" }), "email");
+    assertFieldErrors(await edit(patient.token, { address: "x" }), "address");
+    assertFieldErrors(await edit(patient.token, {}), "email");
+    const phone = await edit(patient.token, { phone: "+5491199990000" });
+    assertProblem(phone, 400, "VAL_001");
+    assert(JSON.stringify(phone.body.errors).includes("phone"), JSON.stringify(phone.body.errors));
+    const [{ email: theirs }] = await s.stack.deps.db.queryAsOwner<{ email: string }>(
+      "select email from public.users where id = $1",
+      [other.id],
+    );
+    assertNames(await edit(patient.token, { email: theirs }), 409, "RES_002", "email");
+  });
+
+  await t.step("nobody edits another user through it: no token 401, the admin route 403", async () => {
+    assertProblem(await edit(undefined, { email: "a@b.co" }), 401, "AUTH_001");
+    assertProblem(
+      await call(s, "PATCH", `/v1/user/${other.id}`, { token: patient.token, body: { email: "x@y.co" } }),
+      403,
+      "AUTH_002",
+    );
+    const [row] = await s.stack.deps.db.queryAsOwner<{ address: string }>(
+      "select address from public.patients where id = $1",
+      [other.id],
+    );
+    assertEquals(row.address, "Calle Falsa 123");
+  });
+
+  const newPhone = `+54911${String(Date.now()).slice(-8)}`;
+  await t.step("a phone change sends a code to the NEW number, stored only as an HMAC", async () => {
+    assertFieldErrors(
+      await call(s, "POST", "/v1/user/me/phone", { token: patient.token, body: { phone: "123" } }),
+      "phone",
+    );
+    const res = await call(s, "POST", "/v1/user/me/phone", {
+      token: patient.token,
+      body: { phone: newPhone },
+    });
+    assertOk(res);
+    assert(Date.parse(res.body.data.expiresAt) - Date.now() <= 10 * 60_000 + 5_000, "10 minutes");
+    await flush();
+    assertEquals(s.outbox.at(-1)?.to, newPhone);
+    const code = lastCode();
+    assertEquals(code.length, 6);
+    const rows = await s.stack.deps.db.queryAsOwner<{ code_hash: string }>(
+      "select code_hash from private.phone_change_codes where user_id = $1",
+      [patient.id],
+    );
+    assertEquals(rows.length, 1);
+    assert(!rows[0].code_hash.includes(code), "never the code itself");
+  });
+
+  await t.step("a wrong code, another number or another user's try is 400 AUTH_003 naming code", async () => {
+    const code = lastCode();
+    const confirm = (token: string, body: unknown) =>
+      call(s, "POST", "/v1/user/me/phone/confirm", { token, body });
+    assertNames(
+      await confirm(patient.token, { phone: newPhone, code: code === "000000" ? "111111" : "000000" }),
+      400,
+      "AUTH_003",
+      "code",
+    );
+    assertNames(await confirm(patient.token, { phone: "+5491177776666", code }), 400, "AUTH_003", "code");
+    assertNames(await confirm(other.token, { phone: newPhone, code }), 400, "AUTH_003", "code");
+    assertFieldErrors(await confirm(patient.token, { phone: newPhone, code: "12" }), "code");
+    assertProblem(
+      await call(s, "POST", "/v1/user/me/phone/confirm", { body: { phone: newPhone, code } }),
+      401,
+      "AUTH_001",
+    );
+  });
+
+  await t.step("the right code changes the phone and ends the other sessions only", async () => {
+    const res = await call(s, "POST", "/v1/user/me/phone/confirm", {
+      token: patient.token,
+      body: { phone: newPhone, code: lastCode() },
+    });
+    assertOk(res);
+    assertEquals(res.body.data.phone, newPhone);
+    assertOk(await call(s, "GET", "/v1/user/me", { token: patient.token }));
+    assertProblem(await call(s, "GET", "/v1/user/me", { token: otherSession }), 401, "AUTH_001");
+    assertOk(await call(s, "GET", "/v1/user/me", { token: other.token }));
+    await login(s, newPhone, PATIENT_PASSWORD);
+    const old = await call(s, "POST", "/v1/auth/login", {
+      body: { phone: patient.phone, password: PATIENT_PASSWORD },
+    });
+    assertProblem(old, 401, "AUTH_001");
+  });
+
+  await t.step("another user's number is 409 naming phone; 5 wrong tries burn a code", async () => {
+    assertNames(
+      await call(s, "POST", "/v1/user/me/phone", { token: patient.token, body: { phone: other.phone } }),
+      409,
+      "RES_002",
+      "phone",
+    );
+    const next = `+54911${String(Date.now() + 1).slice(-8)}`;
+    assertOk(await call(s, "POST", "/v1/user/me/phone", { token: patient.token, body: { phone: next } }));
+    await flush();
+    const code = lastCode();
+    const wrong = code === "000000" ? "111111" : "000000";
+    for (let i = 0; i < 5; i++) {
+      await call(s, "POST", "/v1/user/me/phone/confirm", {
+        token: patient.token,
+        body: { phone: next, code: wrong },
+      });
+    }
+    assertNames(
+      await call(s, "POST", "/v1/user/me/phone/confirm", {
+        token: patient.token,
+        body: { phone: next, code },
+      }),
+      400,
+      "AUTH_003",
+      "code",
+    );
+  });
+
+  await t.step("codes are rate limited per user (3 an hour): the fourth is 429", async () => {
+    const res = await call(s, "POST", "/v1/user/me/phone", {
+      token: patient.token,
+      body: { phone: `+54911${String(Date.now() + 2).slice(-8)}` },
+    });
+    assertProblem(res, 429, "RATE_001");
+    assert(Number(res.headers.get("Retry-After")) > 0, "Retry-After");
+  });
+});

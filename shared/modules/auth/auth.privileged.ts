@@ -223,7 +223,8 @@ export async function changeOwnPassword(
   });
 }
 
-async function endOtherSessions(tx: Queryable, userId: string, keepJti: string, reason: string) {
+/** Ends every open session of the user but `keepJti` (the caller's own). */
+export async function endOtherSessions(tx: Queryable, userId: string, keepJti: string, reason: string) {
   await tx.query(
     `update private.sessions set revoked_at = now(), revoked_reason = $3
       where user_id = $1 and jti <> $2::uuid and revoked_at is null`,

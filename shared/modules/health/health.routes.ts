@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { problems } from "../../app/openapi.ts";
 
 export const HealthSchema = z.object({
   status: z.enum(["ok", "degraded"]),
@@ -57,12 +58,7 @@ export const healthDetails = createRoute({
       description: "The public health answer plus the counts",
       content: { "application/json": { schema: HealthDetailsSchema } },
     },
-    401: { description: "No valid token" },
-    403: { description: "Not an admin" },
-    503: {
-      description: "The database does not answer",
-      content: { "application/json": { schema: HealthDetailsSchema } },
-    },
+    ...problems(401, 403, 429, 500),
   },
 });
 
