@@ -9,6 +9,7 @@
 import { decodeJwt } from "jose";
 import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { consultationFixture, openConsultation } from "./helpers/consultations.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 import {
   call,
@@ -30,39 +31,20 @@ function assertNames(res: CallResult, status: number, code: string, field: strin
   assert(named.includes(field), `no error for ${field}: ${JSON.stringify(named)}`);
 }
 
+/** A started consultation (helpers' fixture), with an observer the doctor granted. */
 async function liveConsultation(s: TestStack) {
-  const admin = await createUser(s, "admin");
-  const doctor = await createUser(s, "doctor");
+  const f = await consultationFixture(s, 3);
+  const id = await openConsultation(s, f);
   const observer = await createUser(s, "doctor");
-  const patient = await registerPatient(s, admin, "Pablo");
-  const otherPatient = await registerPatient(s, admin, "Paula");
-  const booked = await book(s, admin.token, {
-    patientId: patient.id,
-    doctorId: doctor.id,
-    specialtyId: await specialtyOf(s, doctor),
-    start: at(3, 11),
-    end: at(3, 11, 30),
-  });
-  assertOk(booked, 201);
-  const appointmentId = booked.body.data.id;
-  assertOk(
-    await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-      token: doctor.token,
-      body: { status: "CONFIRMED" },
-    }),
-  );
-  const opened = await call(s, "POST", "/v1/consultations", { token: doctor.token, body: { appointmentId } });
-  assertOk(opened, 201);
-  const id: string = opened.body.data.id;
-  assertOk(await call(s, "POST", `/v1/consultations/${id}/start`, { token: doctor.token }));
+  assertOk(await call(s, "POST", `/v1/consultations/${id}/start`, { token: f.doctor.token }));
   assertOk(
     await call(s, "POST", `/v1/consultations/${id}/observers`, {
-      token: doctor.token,
+      token: f.doctor.token,
       body: { userId: observer.id },
     }),
     201,
   );
-  return { admin, doctor, observer, patient, otherPatient, id };
+  return { ...f, observer, id };
 }
 
 testBothDrivers(
@@ -186,22 +168,11 @@ testBothDrivers("auth: a signed-in password change ends the other sessions, not 
       confirmPassword: `${NEW}!`,
     });
     assertNames(mismatch, 400, "VAL_003", "confirmPassword");
-    assertFieldErrors(
-      await change(patient.token, {
-        currentPassword: PATIENT_PASSWORD,
-        newPassword: "password123",
-        confirmPassword: "password123",
-      }),
-      "newPassword",
-    );
-    assertFieldErrors(
-      await change(patient.token, {
-        currentPassword: PATIENT_PASSWORD,
-        newPassword: "pablo es mi nombre",
-        confirmPassword: "pablo es mi nombre",
-      }),
-      "newPassword",
-    );
+    // A common password, and one with the owner's name: the policy of password-policy.ts.
+    for (const weak of ["password123", "pablo es mi nombre"]) {
+      const body = { currentPassword: PATIENT_PASSWORD, newPassword: weak, confirmPassword: weak };
+      assertFieldErrors(await change(patient.token, body), "newPassword");
+    }
     const wrong = await change(patient.token, {
       currentPassword: "no-es-la-mia",
       newPassword: NEW,

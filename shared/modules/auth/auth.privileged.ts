@@ -151,15 +151,11 @@ export async function resetPasswordWithCode(
     );
     if (!pending) return false;
 
-    const attempts = pending.attempts + 1;
-    const matches = attempts <= OTP_MAX_ATTEMPTS &&
-      await otpMatches(secret, pending.user_id, input.code, pending.code_hash);
-    await tx.query(
-      `update private.password_reset_codes
-          set attempts = $2::integer,
-              consumed_at = case when $3::boolean or $2::integer >= $4::integer then now() end
-        where id = $1`,
-      [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
+    const matches = await spendTry(
+      tx,
+      "password_reset_codes",
+      pending,
+      () => otpMatches(secret, pending.user_id, input.code, pending.code_hash),
     );
     if (!matches) return false;
     // Refused here, the whole transaction rolls back: the code stays usable with a better password.
@@ -230,4 +226,27 @@ export async function endOtherSessions(tx: Queryable, userId: string, keepJti: s
       where user_id = $1 and jti <> $2::uuid and revoked_at is null`,
     [userId, keepJti, reason],
   );
+}
+
+/**
+ * Counts one try of a pending one-time code (a reset or a phone change) and
+ * spends the code when it matches or at its last allowed try; answers
+ * whether it matched. `check` runs only while tries are left.
+ */
+export async function spendTry(
+  tx: Queryable,
+  table: "password_reset_codes" | "phone_change_codes",
+  pending: { id: string; attempts: number },
+  check: () => Promise<boolean>,
+): Promise<boolean> {
+  const attempts = pending.attempts + 1;
+  const matches = attempts <= OTP_MAX_ATTEMPTS && await check();
+  await tx.query(
+    `update private.${table}
+        set attempts = $2::integer,
+            consumed_at = case when $3::boolean or $2::integer >= $4::integer then now() end
+      where id = $1`,
+    [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
+  );
+  return matches;
 }

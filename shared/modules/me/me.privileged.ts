@@ -7,11 +7,11 @@
  */
 import { hashOtp, otpMatches } from "../../auth/otp.ts";
 import type { Database } from "../../db/database.ts";
-import { endOtherSessions } from "../auth/auth.privileged.ts";
+import { endOtherSessions, OTP_TTL_MINUTES, spendTry } from "../auth/auth.privileged.ts";
 import type { MyContactRow } from "./me.queries.ts";
 
-export const PHONE_CODE_TTL_MINUTES = 10;
-export const PHONE_CODE_MAX_ATTEMPTS = 5;
+/** As the reset codes: 10 minutes, 5 tries (spendTry). */
+export const PHONE_CODE_TTL_MINUTES = OTP_TTL_MINUTES;
 
 /** The code is bound to the user and the number: a code for one number never confirms another. */
 const subject = (userId: string, phone: string) => `${userId}:${phone}`;
@@ -70,15 +70,11 @@ export async function confirmPhoneChange(
       [input.userId, input.phone],
     );
     if (!pending) return "invalid";
-    const attempts = pending.attempts + 1;
-    const matches = attempts <= PHONE_CODE_MAX_ATTEMPTS &&
-      await otpMatches(secret, subject(input.userId, input.phone), input.code, pending.code_hash);
-    await tx.query(
-      `update private.phone_change_codes
-          set attempts = $2::integer,
-              consumed_at = case when $3::boolean or $2::integer >= $4::integer then now() end
-        where id = $1`,
-      [pending.id, attempts, matches, PHONE_CODE_MAX_ATTEMPTS],
+    const matches = await spendTry(
+      tx,
+      "phone_change_codes",
+      pending,
+      () => otpMatches(secret, subject(input.userId, input.phone), input.code, pending.code_hash),
     );
     if (!matches) return "invalid";
     // Taken since the code was sent: the code is spent, the phone stays.
