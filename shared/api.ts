@@ -19,6 +19,7 @@ import { doctorsRouter } from "./modules/doctors/doctors.index.ts";
 import { fhirRouter } from "./modules/fhir/fhir.index.ts";
 import { API_VERSION } from "./modules/health/health.handlers.ts";
 import { healthRouter } from "./modules/health/health.index.ts";
+import { meRouter } from "./modules/me/me.index.ts";
 import { patientsRouter } from "./modules/patients/patients.index.ts";
 import { rootRouter } from "./modules/root/root.index.ts";
 import { specialtiesRouter } from "./modules/specialties/specialties.index.ts";
@@ -34,6 +35,7 @@ const ROUTERS = [
   healthRouter,
   rootRouter,
   authRouter,
+  meRouter,
   usersRouter,
   specialtiesRouter,
   patientsRouter,

@@ -279,9 +279,7 @@ testBothDrivers("clinical: appointments and their rules", async (t, s) => {
       }),
       "patientId",
       "doctorId",
-      "specialtyId",
       "startAppointment",
-      "endAppointment",
       "reason",
     );
   });

@@ -105,6 +105,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/change-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change one's own password (signed in); ends every other session, this one stays */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/forgot-password": {
         parameters: {
             query?: never;
@@ -1015,6 +1032,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/health/details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health with operational counts: active LiveKit rooms and connections (admin) */
+        get: operations["healthDetails"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages": {
         parameters: {
             query?: never;
@@ -1349,6 +1383,41 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
+        /** Edit one's own contact fields (email; a patient's address) */
+        patch: operations["updateMyContact"];
+        trace?: never;
+    };
+    "/api/v1/user/me/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask to change one's phone: a 6-digit code goes by WhatsApp to the NEW number (10 minutes) */
+        post: operations["requestPhoneChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/user/me/phone/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm the phone change with the code; ends every other session */
+        post: operations["confirmPhoneChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -1500,6 +1569,16 @@ export interface components {
         BlockChatUser: {
             /** Format: uuid */
             userId: string;
+        };
+        ChangePasswordRequest: {
+            confirmPassword: string;
+            /** @example consultorio-demo */
+            currentPassword: string;
+            /**
+             * @description At least 8 characters (15 or more recommended), any characters; not a common or breached password, and not containing the user's phone or name
+             * @example una frase larga que recuerdes
+             */
+            newPassword: string;
         };
         ChatAttachment: {
             filename: string;
@@ -1818,6 +1897,12 @@ export interface components {
             /** Format: uuid */
             fileId: string;
         };
+        ConfirmPhoneChange: {
+            /** @example 482913 */
+            code: string;
+            /** @example +5491100000002 */
+            phone: string;
+        };
         Consultation: {
             /** Format: uuid */
             appointmentId: string;
@@ -1936,9 +2021,16 @@ export interface components {
             recording: components["schemas"]["ConsultationRecording"] & unknown;
         };
         ConsultationVideoToken: {
+            /**
+             * Format: date-time
+             * @description When the token stops admitting a join or a reconnect
+             */
+            expiresAt: string;
             livekitUrl: string;
             roomName: string;
             token: string;
+            /** @description 7200: the token is valid 2 hours */
+            tokenTtlSeconds: number;
         };
         CreateAiMessage: {
             content: string;
@@ -1964,14 +2056,26 @@ export interface components {
         CreateAppointment: {
             /** Format: uuid */
             doctorId: string;
-            /** Format: date-time */
-            endAppointment: string;
-            /** Format: uuid */
-            patientId: string;
+            /**
+             * Format: date-time
+             * @description Default: the end of the doctor's free slot that starts at startAppointment (409 APP_003 if none does)
+             */
+            endAppointment?: string;
+            /**
+             * Format: uuid
+             * @description Required for a doctor or an admin; a patient books for themself (their own id or none)
+             */
+            patientId?: string;
             reason: string;
-            /** Format: uuid */
-            specialtyId: string;
-            /** Format: date-time */
+            /**
+             * Format: uuid
+             * @description Default: the doctor's specialty
+             */
+            specialtyId?: string;
+            /**
+             * Format: date-time
+             * @description The start of one of the doctor's free slots (GET /v1/doctors/{id}/slots answers it under the same name) when endAppointment is left out
+             */
             startAppointment: string;
         };
         /**
@@ -2170,13 +2274,28 @@ export interface components {
                 /** @enum {string} */
                 status: "up" | "down";
             };
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The same instant as timestamp (kept)
+             */
             time: string;
+            /** Format: date-time */
+            timestamp: string;
             twilio: {
                 /** @enum {string} */
                 status: "up" | "down";
             };
+            /** @description Seconds since this function instance started */
+            uptime: number;
             version: string;
+        };
+        HealthDetails: components["schemas"]["Health"] & {
+            video: {
+                /** @description Participants connected across those rooms */
+                activeConnections: number;
+                /** @description LiveKit rooms open now (0 when LiveKit does not answer) */
+                activeRooms: number;
+            };
         };
         LoginRequest: {
             /** @example consultorio-demo */
@@ -2204,6 +2323,14 @@ export interface components {
                 role: "admin" | "doctor" | "patient";
             };
         };
+        MyContact: {
+            /** @description A patient's address; null for other roles */
+            address: string | null;
+            email: string;
+            /** Format: uuid */
+            id: string;
+            phone: string;
+        };
         OpenConsultation: {
             /** Format: uuid */
             appointmentId: string;
@@ -2227,6 +2354,8 @@ export interface components {
         PageInfo: {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             nextCursor: string | null;
+            /** @description With includeTotal=true only: how many rows the list has in all (the same filters and row-level security; it costs a count) */
+            total?: number;
         };
         Patient: {
             address: string;
@@ -2262,6 +2391,11 @@ export interface components {
             lastName: string;
             /** @example Pablo */
             name: string;
+        };
+        PhoneChangeRequested: {
+            /** Format: date-time */
+            expiresAt: string;
+            message: string;
         };
         PrepareChatFile: {
             /** Format: uuid */
@@ -2341,6 +2475,10 @@ export interface components {
             /** @enum {string} */
             reason: "spam" | "abuse" | "inappropriate" | "misinformation" | "other";
         };
+        RequestPhoneChange: {
+            /** @example +5491100000002 */
+            phone: string;
+        };
         ResetPasswordRequest: {
             /** @example 123456 */
             code: string;
@@ -2389,8 +2527,21 @@ export interface components {
         };
         Slot: {
             /** Format: date-time */
+            endAppointment: string;
+            /**
+             * Format: date-time
+             * @description The same as endAppointment (the earlier name, kept)
+             */
             endsAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description As an appointment names it: book it with this
+             */
+            startAppointment: string;
+            /**
+             * Format: date-time
+             * @description The same as startAppointment (the earlier name, kept)
+             */
             startsAt: string;
         };
         Specialty: {
@@ -2426,6 +2577,16 @@ export interface components {
             archived?: boolean;
             muted?: boolean;
             pinned?: boolean;
+        };
+        /** @description The caller's own contact fields. The phone changes only by a WhatsApp code (POST /v1/user/me/phone); any other field is refused, naming it. */
+        UpdateMyContact: {
+            /** @description Patients only */
+            address?: string;
+            /**
+             * Format: email
+             * @example diego@consultorio.dev
+             */
+            email?: string;
         };
         UpdatePatient: {
             address?: string;
@@ -2596,6 +2757,8 @@ export interface operations {
                      *       "status": "ok",
                      *       "version": "texto de ejemplo",
                      *       "time": "2026-01-20T10:30:00.000Z",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z",
+                     *       "uptime": 1,
                      *       "down": [
                      *         "database"
                      *       ],
@@ -2653,6 +2816,8 @@ export interface operations {
                      *       "status": "ok",
                      *       "version": "texto de ejemplo",
                      *       "time": "2026-01-20T10:30:00.000Z",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z",
+                     *       "uptime": 1,
                      *       "down": [
                      *         "database"
                      *       ],
@@ -2782,6 +2947,8 @@ export interface operations {
                 doctorId?: string;
                 /** @description Starting at or after */
                 from?: string;
+                /** @description true adds pageInfo.total: every row the filters and the caller's access match (a count) */
+                includeTotal?: "true" | "false";
                 /** @description Page size (1-200, default 50) */
                 limit?: number;
                 patientId?: string;
@@ -2832,7 +2999,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -3770,7 +3938,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -3842,6 +4011,177 @@ export interface operations {
                      *       "status": 403,
                      *       "code": "CHAT_001",
                      *       "detail": "Conversación no permitida",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description JSON body */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "currentPassword": "consultorio-demo",
+                 *       "newPassword": "una frase larga que recuerdes",
+                 *       "confirmPassword": "texto de ejemplo"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Password changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "message": "texto de ejemplo"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            message: string;
+                        };
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Invalid input (VAL_001 names each field; FILE_003, CHAT_002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/validation",
+                     *       "title": "Error de validación de campos",
+                     *       "status": 400,
+                     *       "code": "VAL_001",
+                     *       "detail": "Error de validación de campos",
+                     *       "errors": [
+                     *         {
+                     *           "field": "phone",
+                     *           "message": "debe estar en formato E.164"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body or file too large (REQ_001, FILE_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/file-too-large",
+                     *       "title": "Archivo demasiado grande",
+                     *       "status": 413,
+                     *       "code": "FILE_001",
+                     *       "detail": "Archivo demasiado grande",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many requests (RATE_001), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/rate-limited",
+                     *       "title": "Demasiadas solicitudes",
+                     *       "status": 429,
+                     *       "code": "RATE_001",
+                     *       "detail": "Demasiadas solicitudes",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */
@@ -4970,7 +5310,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -5973,7 +6314,8 @@ export interface operations {
                      *           }
                      *         ],
                      *         "pageInfo": {
-                     *           "nextCursor": "texto de ejemplo"
+                     *           "nextCursor": "texto de ejemplo",
+                     *           "total": 1
                      *         }
                      *       },
                      *       "message": "texto de ejemplo",
@@ -7595,7 +7937,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -7756,7 +8099,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -8892,7 +9236,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -9609,7 +9954,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -11309,7 +11655,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A token valid 10 minutes */
+            /** @description A token valid 2 hours; ask again for a fresh one while in progress */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -11321,7 +11667,9 @@ export interface operations {
                      *       "data": {
                      *         "token": "texto de ejemplo",
                      *         "roomName": "texto de ejemplo",
-                     *         "livekitUrl": "texto de ejemplo"
+                     *         "livekitUrl": "texto de ejemplo",
+                     *         "tokenTtlSeconds": 1,
+                     *         "expiresAt": "2026-01-20T10:30:00.000Z"
                      *       },
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
@@ -11523,7 +11871,8 @@ export interface operations {
                      *           }
                      *         ],
                      *         "pageInfo": {
-                     *           "nextCursor": "texto de ejemplo"
+                     *           "nextCursor": "texto de ejemplo",
+                     *           "total": 1
                      *         }
                      *       },
                      *       "message": "texto de ejemplo",
@@ -13349,7 +13698,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -13488,7 +13838,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -13782,7 +14133,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -14632,6 +14984,8 @@ export interface operations {
                      *       "success": true,
                      *       "data": [
                      *         {
+                     *           "startAppointment": "2026-01-20T10:30:00.000Z",
+                     *           "endAppointment": "2026-01-20T10:30:00.000Z",
                      *           "startsAt": "2026-01-20T10:30:00.000Z",
                      *           "endsAt": "2026-01-20T10:30:00.000Z"
                      *         }
@@ -15482,6 +15836,156 @@ export interface operations {
             };
         };
     };
+    healthDetails: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public health answer plus the counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "version": "texto de ejemplo",
+                     *       "time": "2026-01-20T10:30:00.000Z",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z",
+                     *       "uptime": 1,
+                     *       "down": [
+                     *         "database"
+                     *       ],
+                     *       "database": {
+                     *         "status": "up",
+                     *         "driver": "pglite",
+                     *         "latencyMs": 1
+                     *       },
+                     *       "livekit": {
+                     *         "configured": true,
+                     *         "reachable": true,
+                     *         "latencyMs": 1
+                     *       },
+                     *       "storage": {
+                     *         "status": "up"
+                     *       },
+                     *       "twilio": {
+                     *         "status": "up"
+                     *       },
+                     *       "openai": {
+                     *         "status": "up"
+                     *       },
+                     *       "video": {
+                     *         "activeRooms": 1,
+                     *         "activeConnections": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not allowed for this role (AUTH_002; CHAT_001, CHAT_003) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/conversation-not-allowed",
+                     *       "title": "Conversación no permitida",
+                     *       "status": 403,
+                     *       "code": "CHAT_001",
+                     *       "detail": "Conversación no permitida",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many requests (RATE_001), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/rate-limited",
+                     *       "title": "Demasiadas solicitudes",
+                     *       "status": 429,
+                     *       "code": "RATE_001",
+                     *       "detail": "Demasiadas solicitudes",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     sendAiConversationMessage: {
         parameters: {
             query?: never;
@@ -15870,6 +16374,8 @@ export interface operations {
             query?: {
                 /** @description Opaque cursor from pageInfo.nextCursor */
                 cursor?: string;
+                /** @description true adds pageInfo.total: every row the filters and the caller's access match (a count) */
+                includeTotal?: "true" | "false";
                 /** @description Page size (1-200, default 50) */
                 limit?: number;
                 /** @description Part of the name, last name, phone or email */
@@ -15907,7 +16413,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -17157,7 +17664,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -17382,7 +17890,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -17898,7 +18407,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -18051,7 +18561,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -19025,7 +19536,8 @@ export interface operations {
                      *       "message": "texto de ejemplo",
                      *       "timestamp": "2026-01-20T10:30:00.000Z",
                      *       "pageInfo": {
-                     *         "nextCursor": "texto de ejemplo"
+                     *         "nextCursor": "texto de ejemplo",
+                     *         "total": 1
                      *       }
                      *     }
                      */
@@ -20109,6 +20621,535 @@ export interface operations {
                      *       "status": 401,
                      *       "code": "AUTH_001",
                      *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    updateMyContact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description JSON body */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "diego@consultorio.dev",
+                 *       "address": "texto de ejemplo"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateMyContact"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "550e8400-e29b-41d4-a716-446655440000",
+                     *         "phone": "texto de ejemplo",
+                     *         "email": "texto de ejemplo",
+                     *         "address": "texto de ejemplo"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["MyContact"];
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Invalid input (VAL_001 names each field; FILE_003, CHAT_002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/validation",
+                     *       "title": "Error de validación de campos",
+                     *       "status": 400,
+                     *       "code": "VAL_001",
+                     *       "detail": "Error de validación de campos",
+                     *       "errors": [
+                     *         {
+                     *           "field": "phone",
+                     *           "message": "debe estar en formato E.164"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002, CHAT_004) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/already-exists",
+                     *       "title": "Recurso ya existe",
+                     *       "status": 409,
+                     *       "code": "RES_002",
+                     *       "detail": "Recurso ya existe",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body or file too large (REQ_001, FILE_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/file-too-large",
+                     *       "title": "Archivo demasiado grande",
+                     *       "status": 413,
+                     *       "code": "FILE_001",
+                     *       "detail": "Archivo demasiado grande",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    requestPhoneChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description JSON body */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "phone": "+5491100000002"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RequestPhoneChange"];
+            };
+        };
+        responses: {
+            /** @description Code sent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "message": "texto de ejemplo",
+                     *         "expiresAt": "2026-01-20T10:30:00.000Z"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["PhoneChangeRequested"];
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Invalid input (VAL_001 names each field; FILE_003, CHAT_002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/validation",
+                     *       "title": "Error de validación de campos",
+                     *       "status": 400,
+                     *       "code": "VAL_001",
+                     *       "detail": "Error de validación de campos",
+                     *       "errors": [
+                     *         {
+                     *           "field": "phone",
+                     *           "message": "debe estar en formato E.164"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002, CHAT_004) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/already-exists",
+                     *       "title": "Recurso ya existe",
+                     *       "status": 409,
+                     *       "code": "RES_002",
+                     *       "detail": "Recurso ya existe",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body or file too large (REQ_001, FILE_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/file-too-large",
+                     *       "title": "Archivo demasiado grande",
+                     *       "status": 413,
+                     *       "code": "FILE_001",
+                     *       "detail": "Archivo demasiado grande",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many requests (RATE_001), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/rate-limited",
+                     *       "title": "Demasiadas solicitudes",
+                     *       "status": 429,
+                     *       "code": "RATE_001",
+                     *       "detail": "Demasiadas solicitudes",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    confirmPhoneChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description JSON body */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "phone": "+5491100000002",
+                 *       "code": "482913"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConfirmPhoneChange"];
+            };
+        };
+        responses: {
+            /** @description Phone changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "550e8400-e29b-41d4-a716-446655440000",
+                     *         "phone": "texto de ejemplo",
+                     *         "email": "texto de ejemplo",
+                     *         "address": "texto de ejemplo"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["MyContact"];
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Invalid input (VAL_001 names each field; FILE_003, CHAT_002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/validation",
+                     *       "title": "Error de validación de campos",
+                     *       "status": 400,
+                     *       "code": "VAL_001",
+                     *       "detail": "Error de validación de campos",
+                     *       "errors": [
+                     *         {
+                     *           "field": "phone",
+                     *           "message": "debe estar en formato E.164"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002, CHAT_004) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/already-exists",
+                     *       "title": "Recurso ya existe",
+                     *       "status": 409,
+                     *       "code": "RES_002",
+                     *       "detail": "Recurso ya existe",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body or file too large (REQ_001, FILE_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/file-too-large",
+                     *       "title": "Archivo demasiado grande",
+                     *       "status": 413,
+                     *       "code": "FILE_001",
+                     *       "detail": "Archivo demasiado grande",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */

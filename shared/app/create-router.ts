@@ -13,10 +13,14 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 export function zodToApiError(error: z.ZodError, target?: string): ApiError {
-  const errors: FieldError[] = error.issues.map((issue) => ({
-    field: fieldPath(issue.path) || target || "body",
-    message: issue.message,
-  }));
+  const errors: FieldError[] = error.issues.flatMap((issue) => {
+    const at = fieldPath(issue.path);
+    // A strict object's unknown fields: each named itself, not the object that holds them.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ field: at ? `${at}.${key}` : key, message: issue.message }));
+    }
+    return [{ field: at || target || "body", message: issue.message }];
+  });
   return new ApiError("VAL_001", "Los datos enviados no son válidos", { errors });
 }
 

@@ -88,3 +88,11 @@ export const PageQuerySchema = z.object({
     description: "Opaque cursor from pageInfo.nextCursor",
   }),
 });
+
+/** For the lists that can count: `includeTotal=true` adds pageInfo.total, at the cost of a count. */
+export const IncludeTotalQuerySchema = z.object({
+  includeTotal: z.enum(["true", "false"]).optional().openapi({
+    param: { name: "includeTotal", in: "query" },
+    description: "true adds pageInfo.total: every row the filters and the caller's access match (a count)",
+  }),
+});

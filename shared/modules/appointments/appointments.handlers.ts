@@ -1,13 +1,17 @@
 import type { Context } from "hono";
 import { decodeCursor, paginate } from "../../app/cursor.ts";
-import { envelope, pagedEnvelope } from "../../app/envelope.ts";
-import { notFound } from "../../app/problem.ts";
+import { envelope, pagedEnvelope, pagedEnvelopeWithTotal } from "../../app/envelope.ts";
+import { iso } from "../../app/fields.ts";
+import { ApiError, notFound } from "../../app/problem.ts";
 import type { AppBindings, AppRouteHandler } from "../../app/types.ts";
 import type { Queryable } from "../../db/database.ts";
 import {
   APPOINTMENT_COLUMNS,
   APPOINTMENT_FROM,
   type AppointmentRow,
+  countQuery,
+  DOCTOR_SLOT_AT,
+  INSERT_APPOINTMENT,
   listQuery,
   toAppointment,
   withReasons,
@@ -36,21 +40,39 @@ async function readAppointment(tx: Queryable, id: string) {
 
 export const create: AppRouteHandler<CreateRoute> = async (c) => {
   const body = c.req.valid("json");
+  const patientId = body.patientId ?? (c.var.caller.user_role === "patient" ? c.var.caller.sub : undefined);
+  if (!patientId) {
+    throw new ApiError("VAL_002", "Falta el paciente", {
+      errors: [{ field: "patientId", message: "requerido" }],
+    });
+  }
   const appointment = await c.var.db.transaction(async (tx) => {
-    const [{ id }] = await tx.query<{ id: string }>(
-      `insert into public.appointments
-         (patient_id, doctor_id, specialty_id, reason, starts_at, ends_at, created_by)
-       values ($1, $2, $3, $4, $5::text::timestamptz, $6::text::timestamptz, auth.uid())
-       returning id`,
-      [
-        body.patientId,
-        body.doctorId,
-        body.specialtyId,
-        body.reason,
-        body.startAppointment,
-        body.endAppointment,
-      ],
-    );
+    let { specialtyId, endAppointment } = body;
+    if (!specialtyId || !endAppointment) {
+      // Booking by slot: what is left out follows from the doctor and their free slot.
+      const [slot] = await tx.query<{ specialty_id: string; ends_at: Date | string | null }>(
+        DOCTOR_SLOT_AT,
+        [body.doctorId, body.startAppointment],
+      );
+      if (!slot) throw notFound("Médico no encontrado");
+      specialtyId ??= slot.specialty_id;
+      if (!endAppointment) {
+        if (!slot.ends_at) {
+          throw new ApiError("APP_003", "Ningún turno libre del médico empieza a esa hora", {
+            errors: [{ field: "startAppointment", message: "no es el inicio de un turno libre" }],
+          });
+        }
+        endAppointment = iso(slot.ends_at);
+      }
+    }
+    const [{ id }] = await tx.query<{ id: string }>(INSERT_APPOINTMENT, [
+      patientId,
+      body.doctorId,
+      specialtyId,
+      body.reason,
+      body.startAppointment,
+      endAppointment,
+    ]);
     return await readAppointment(tx, id);
   });
   return c.json(envelope(appointment, "Cita agendada"), 201);
@@ -74,19 +96,27 @@ export const list: AppRouteHandler<ListRoute> = async (c) => {
     (scope.doctorId && q.doctorId && q.doctorId !== scope.doctorId) ||
     (scope.patientId && q.patientId && q.patientId !== scope.patientId)
   ) {
-    return c.json(pagedEnvelope([], null), 200);
+    return c.json(pagedEnvelopeWithTotal([], null, q.includeTotal === "true" ? 0 : undefined), 200);
   }
-  const { sql, params } = listQuery({
-    after: decodeCursor(q.cursor),
+  const filters = {
     from: q.from,
     to: q.to,
     status: q.status,
     doctorId: scope.doctorId ?? q.doctorId,
     patientId: scope.patientId ?? q.patientId,
-  }, q.limit);
-  const rows = await c.var.db.query<AppointmentRow>(sql, params);
-  const { page, nextCursor } = paginate(rows, q.limit, toAppointment);
-  return c.json(pagedEnvelope(page, nextCursor), 200);
+  };
+  const { sql, params } = listQuery({ ...filters, after: decodeCursor(q.cursor) }, q.limit);
+  if (q.includeTotal !== "true") {
+    const rows = await c.var.db.query<AppointmentRow>(sql, params);
+    const { page, nextCursor } = paginate(rows, q.limit, toAppointment);
+    return c.json(pagedEnvelope(page, nextCursor), 200);
+  }
+  const { page, nextCursor, total } = await c.var.db.transaction(async (tx) => {
+    const count = countQuery(filters);
+    const [{ total }] = await tx.query<{ total: number }>(count.sql, count.params);
+    return { ...paginate(await tx.query<AppointmentRow>(sql, params), q.limit, toAppointment), total };
+  });
+  return c.json(pagedEnvelopeWithTotal(page, nextCursor, total), 200);
 };
 
 export const getOne: AppRouteHandler<GetOneRoute> = async (c) => {

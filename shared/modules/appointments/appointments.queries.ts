@@ -81,6 +81,21 @@ export interface AppointmentFilters {
  * plan).
  */
 export function listQuery(filters: AppointmentFilters, limit: number): { sql: string; params: unknown[] } {
+  const { where, params, param } = listWhere(filters);
+  const sql = withReasons(`select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM}
+    ${where}
+    order by a.starts_at, a.id
+    limit ${param(limit + 1)}`);
+  return { sql, params };
+}
+
+/** How many appointments the list has in all: the same filters and RLS, without the cursor. */
+export function countQuery(filters: AppointmentFilters): { sql: string; params: unknown[] } {
+  const { where, params } = listWhere({ ...filters, after: undefined });
+  return { sql: `select count(*)::int as total from public.appointments a ${where}`, params };
+}
+
+function listWhere(filters: AppointmentFilters) {
   const params: unknown[] = [];
   const where: string[] = [];
   const param = (value: unknown) => {
@@ -99,9 +114,27 @@ export function listQuery(filters: AppointmentFilters, limit: number): { sql: st
       }::uuid)`,
     );
   }
-  const sql = withReasons(`select ${APPOINTMENT_COLUMNS} ${APPOINTMENT_FROM}
-    ${where.length ? `where ${where.join(" and ")}` : ""}
-    order by a.starts_at, a.id
-    limit ${param(limit + 1)}`);
-  return { sql, params };
+  return { where: where.length ? `where ${where.join(" and ")}` : "", params, param };
 }
+
+/**
+ * The doctor's specialty and the end of their free slot that starts at $2
+ * (null if none does), through the same directory and slot function as
+ * GET /v1/doctors/{id}/slots; no row if there is no such doctor.
+ */
+export const DOCTOR_SLOT_AT = `
+  select d.specialty_id, s.ends_at
+    from app.doctor_directory() d
+    left join lateral (
+      select f.ends_at
+        from app.doctor_free_slots(d.id, $2::text::timestamptz, $2::text::timestamptz + interval '1 day') f
+       where f.starts_at = $2::text::timestamptz
+       limit 1
+    ) s on true
+   where d.id = $1 and d.is_active`;
+
+export const INSERT_APPOINTMENT = `
+  insert into public.appointments
+    (patient_id, doctor_id, specialty_id, reason, starts_at, ends_at, created_by)
+  values ($1, $2, $3, $4, $5::text::timestamptz, $6::text::timestamptz, auth.uid())
+  returning id`;

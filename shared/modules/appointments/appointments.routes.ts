@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { InstantSchema, IsoDateTime } from "../../app/fields.ts";
 import {
+  IncludeTotalQuerySchema,
   jsonBody,
   ok,
   okPage,
@@ -38,11 +39,19 @@ const endsAfterStart = (a: { startAppointment?: string; endAppointment?: string 
 const END_AFTER_START = { message: "debe ser posterior a startAppointment", path: ["endAppointment"] };
 
 export const CreateAppointmentSchema = z.object({
-  patientId: z.uuid(),
+  patientId: z.uuid().optional().openapi({
+    description: "Required for a doctor or an admin; a patient books for themself (their own id or none)",
+  }),
   doctorId: z.uuid(),
-  specialtyId: z.uuid(),
-  startAppointment: InstantSchema,
-  endAppointment: InstantSchema,
+  specialtyId: z.uuid().optional().openapi({ description: "Default: the doctor's specialty" }),
+  startAppointment: InstantSchema.openapi({
+    description: "The start of one of the doctor's free slots (GET /v1/doctors/{id}/slots answers it " +
+      "under the same name) when endAppointment is left out",
+  }),
+  endAppointment: InstantSchema.optional().openapi({
+    description: "Default: the end of the doctor's free slot that starts at startAppointment (409 APP_003 " +
+      "if none does)",
+  }),
   reason: ReasonSchema,
 }).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment", {
   // A whole body: the end comes after the start.
@@ -66,6 +75,7 @@ export const UpdateAppointmentSchema = z.object({
 });
 
 export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
+  ...IncludeTotalQuerySchema.shape,
   from: InstantSchema.optional().openapi({
     param: { name: "from", in: "query" },
     description: "Starting at or after",

@@ -1,17 +1,18 @@
 import { runInBackground } from "../../app/background.ts";
 import { clientAddress } from "../../app/client.ts";
 import { envelope } from "../../app/envelope.ts";
-import { ApiError, unauthenticated } from "../../app/problem.ts";
+import { ApiError, invalidField, unauthenticated } from "../../app/problem.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
 import { issueAccessToken } from "../../auth/jwt.ts";
 import { generateOtp } from "../../auth/otp.ts";
-import { verifyAgainstNothing, verifyPassword } from "../../auth/password.ts";
+import { hashPassword, verifyAgainstNothing, verifyPassword } from "../../auth/password.ts";
 import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type { Limit } from "../../auth/rate-limits.ts";
 import type { Database } from "../../db/database.ts";
 import * as privileged from "./auth.privileged.ts";
 import { issuePlatformToken } from "../../auth/platform-token.ts";
 import type {
+  ChangePasswordRoute,
   ForgotPasswordRoute,
   LoginRoute,
   LogoutRoute,
@@ -134,4 +135,49 @@ export const resetPassword: AppRouteHandler<ResetPasswordRoute> = async (c) => {
   const changed = await privileged.resetPasswordWithCode(db, { phone, code, newPassword }, config.otpSecret);
   if (!changed) throw new ApiError("AUTH_003", "invalid-or-expired-otp");
   return c.json(envelope({ message: "Contraseña actualizada. Inicia sesión con la nueva contraseña." }), 200);
+};
+
+/** A signed-in user's own changes: a stolen token must not try passwords (or send codes) without end. */
+export const OWN_CREDENTIAL_LIMIT: Limit = { max: 10, windowSeconds: 60 * 60 };
+
+export async function enforceOwnLimit(db: Database, action: string, userId: string, limit: Limit) {
+  const retryAfter = await privileged.hitRateLimits(db, [{ name: `${action}:user`, subject: userId, limit }]);
+  if (retryAfter !== undefined) {
+    throw new ApiError("RATE_001", `Demasiados intentos. Vuelve a intentar en ${retryAfter} segundos.`, {
+      headers: { "Retry-After": String(retryAfter) },
+    });
+  }
+}
+
+export const changePassword: AppRouteHandler<ChangePasswordRoute> = async (c) => {
+  const { currentPassword, newPassword, confirmPassword } = c.req.valid("json");
+  if (newPassword !== confirmPassword) {
+    throw new ApiError("VAL_003", "passwords-do-not-match", {
+      errors: [{ field: "confirmPassword", message: "passwords-do-not-match" }],
+    });
+  }
+  const { db } = c.var.deps;
+  const { sub, jti } = c.var.caller;
+  // The session first: a revoked token neither spends the limit nor learns whether a password is right.
+  await c.var.db.verifySession();
+  await enforceOwnLimit(db, "change-password", sub, OWN_CREDENTIAL_LIMIT);
+  const own = await privileged.ownCredentials(db, sub);
+  if (!own) throw unauthenticated();
+  // Argon2id between transactions, as at sign-in: no pooled connection is held while it runs.
+  const valid = own.passwordHash
+    ? await verifyPassword(currentPassword, own.passwordHash)
+    : await verifyAgainstNothing(currentPassword);
+  if (!valid || !own.passwordHash) {
+    throw invalidField("currentPassword", "incorrect", "La contraseña actual no es correcta");
+  }
+  await requireAcceptablePassword("newPassword", newPassword, own);
+  const changed = await privileged.changeOwnPassword(db, {
+    userId: sub,
+    keepJti: jti,
+    checkedHash: own.passwordHash,
+    newHash: await hashPassword(newPassword),
+  });
+  // Changed (or reset) meanwhile: the current password checked is no longer the password.
+  if (!changed) throw invalidField("currentPassword", "incorrect", "La contraseña actual no es correcta");
+  return c.json(envelope({ message: "Contraseña actualizada. Las otras sesiones se cerraron." }), 200);
 };

@@ -7,4 +7,5 @@ export const authRouter = createRouter()
   .openapi(routes.logout, handlers.logout)
   .openapi(routes.realtimeToken, handlers.realtimeToken)
   .openapi(routes.forgotPassword, handlers.forgotPassword)
-  .openapi(routes.resetPassword, handlers.resetPassword);
+  .openapi(routes.resetPassword, handlers.resetPassword)
+  .openapi(routes.changePassword, handlers.changePassword);

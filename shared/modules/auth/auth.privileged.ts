@@ -8,7 +8,7 @@ import { hashOtp, otpMatches } from "../../auth/otp.ts";
 import { hashPassword } from "../../auth/password.ts";
 import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import { type Limit, rateLimitKey } from "../../auth/rate-limits.ts";
-import type { Database } from "../../db/database.ts";
+import type { Database, Queryable } from "../../db/database.ts";
 
 export const OTP_TTL_MINUTES = 10;
 export const OTP_MAX_ATTEMPTS = 5;
@@ -151,15 +151,11 @@ export async function resetPasswordWithCode(
     );
     if (!pending) return false;
 
-    const attempts = pending.attempts + 1;
-    const matches = attempts <= OTP_MAX_ATTEMPTS &&
-      await otpMatches(secret, pending.user_id, input.code, pending.code_hash);
-    await tx.query(
-      `update private.password_reset_codes
-          set attempts = $2::integer,
-              consumed_at = case when $3::boolean or $2::integer >= $4::integer then now() end
-        where id = $1`,
-      [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
+    const matches = await spendTry(
+      tx,
+      "password_reset_codes",
+      pending,
+      () => otpMatches(secret, pending.user_id, input.code, pending.code_hash),
     );
     if (!matches) return false;
     // Refused here, the whole transaction rolls back: the code stays usable with a better password.
@@ -179,4 +175,78 @@ export async function resetPasswordWithCode(
     await tx.query("select private.end_sessions($1, 'password_reset')", [pending.user_id]);
     return true;
   });
+}
+
+export interface OwnCredentials {
+  phone: string;
+  name: string;
+  lastName: string;
+  passwordHash: string | null;
+}
+
+/** The signed-in user's phone, name and password hash (to check their current password). */
+export async function ownCredentials(db: Database, userId: string): Promise<OwnCredentials | undefined> {
+  const [row] = await db.asService((tx) =>
+    tx.query<OwnCredentials>(
+      `select u.phone, u.name, u.last_name as "lastName", c.password_hash as "passwordHash"
+         from public.users u
+         left join private.credentials c on c.user_id = u.id
+        where u.id = $1 and u.is_active and u.deleted_at is null`,
+      [userId],
+    )
+  );
+  return row;
+}
+
+/**
+ * Replaces the password if it is still the one checked (a concurrent change or
+ * reset wins), and ends every other session of the user; `keepJti` stays live.
+ */
+export async function changeOwnPassword(
+  db: Database,
+  input: { userId: string; keepJti: string; checkedHash: string; newHash: string },
+): Promise<boolean> {
+  return await db.asService(async (tx) => {
+    const changed = await tx.query(
+      `update private.credentials set password_hash = $3, password_changed_at = now()
+        where user_id = $1 and password_hash = $2
+       returning user_id`,
+      [input.userId, input.checkedHash, input.newHash],
+    );
+    if (!changed.length) return false;
+    await endOtherSessions(tx, input.userId, input.keepJti, "password_changed");
+    return true;
+  });
+}
+
+/** Ends every open session of the user but `keepJti` (the caller's own). */
+export async function endOtherSessions(tx: Queryable, userId: string, keepJti: string, reason: string) {
+  await tx.query(
+    `update private.sessions set revoked_at = now(), revoked_reason = $3
+      where user_id = $1 and jti <> $2::uuid and revoked_at is null`,
+    [userId, keepJti, reason],
+  );
+}
+
+/**
+ * Counts one try of a pending one-time code (a reset or a phone change) and
+ * spends the code when it matches or at its last allowed try; answers
+ * whether it matched. `check` runs only while tries are left.
+ */
+export async function spendTry(
+  tx: Queryable,
+  table: "password_reset_codes" | "phone_change_codes",
+  pending: { id: string; attempts: number },
+  check: () => Promise<boolean>,
+): Promise<boolean> {
+  const attempts = pending.attempts + 1;
+  const matches = attempts <= OTP_MAX_ATTEMPTS && await check();
+  await tx.query(
+    `update private.${table}
+        set attempts = $2::integer,
+            consumed_at = case when $3::boolean or $2::integer >= $4::integer then now() end
+      where id = $1`,
+    [pending.id, attempts, matches, OTP_MAX_ATTEMPTS],
+  );
+  return matches;
 }

@@ -107,7 +107,27 @@ export const resetPassword = createRoute({
   },
 });
 
+export const ChangePasswordRequestSchema = z.object({
+  currentPassword: PasswordSchema,
+  newPassword: NewPasswordSchema,
+  confirmPassword: z.string().max(256),
+}).openapi("ChangePasswordRequest");
+
+export const changePassword = createRoute({
+  operationId: "changePassword",
+  method: "post",
+  path: "/v1/auth/change-password",
+  tags,
+  summary: "Change one's own password (signed in); ends every other session, this one stays",
+  request: { body: jsonBody(ChangePasswordRequestSchema) },
+  responses: {
+    200: ok(MessageSchema, "Password changed"),
+    ...problems(429),
+  },
+});
+
 export type LoginRoute = typeof login;
+export type ChangePasswordRoute = typeof changePassword;
 export type LogoutRoute = typeof logout;
 export type RealtimeTokenRoute = typeof realtimeToken;
 export type ForgotPasswordRoute = typeof forgotPassword;

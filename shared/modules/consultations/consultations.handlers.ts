@@ -156,6 +156,7 @@ export const videoToken: AppRouteHandler<VideoTokenRoute> = async (c) => {
     throw new ApiError("CON_002", "La consulta todavía no empezó: el token se emite cuando está en curso");
   }
   const roomName = access.room_name;
+  const expiresAt = new Date(Date.now() + VIDEO_TOKEN_TTL_SECONDS * 1000).toISOString();
   const { token, url } = await outside(c, "livekit", "video token", () =>
     c.var.deps.video.issueToken({
       roomName,
@@ -163,7 +164,10 @@ export const videoToken: AppRouteHandler<VideoTokenRoute> = async (c) => {
       role: access.role,
       ttlSeconds: VIDEO_TOKEN_TTL_SECONDS,
     }));
-  return c.json(envelope({ token, roomName, livekitUrl: url }), 200);
+  return c.json(
+    envelope({ token, roomName, livekitUrl: url, tokenTtlSeconds: VIDEO_TOKEN_TTL_SECONDS, expiresAt }),
+    200,
+  );
 };
 
 // ---------------------------------------------------------------------------

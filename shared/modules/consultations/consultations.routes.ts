@@ -96,6 +96,8 @@ export const VideoTokenSchema = z.object({
   token: z.string(),
   roomName: z.string(),
   livekitUrl: z.string(),
+  tokenTtlSeconds: z.number().int().openapi({ description: "7200: the token is valid 2 hours" }),
+  expiresAt: IsoDateTime.openapi({ description: "When the token stops admitting a join or a reconnect" }),
 }).openapi("ConsultationVideoToken");
 
 export const JoinAckSchema = z.object({
@@ -195,7 +197,7 @@ export const videoToken = createRoute({
     "A LiveKit access token for the consultation's room (doctor, patient or granted observer; in_progress)",
   request: { params: UuidParamsSchema },
   responses: {
-    200: ok(VideoTokenSchema, "A token valid 10 minutes"),
+    200: ok(VideoTokenSchema, "A token valid 2 hours; ask again for a fresh one while in progress"),
     ...problems(403, 404, 409, 503),
   },
 });

@@ -186,5 +186,11 @@ export const slots: AppRouteHandler<SlotsRoute> = async (c) => {
       [id, from, to],
     );
   });
-  return c.json(envelope(rows.map((r) => ({ startsAt: iso(r.starts_at), endsAt: iso(r.ends_at) }))), 200);
+  return c.json(
+    envelope(rows.map((r) => {
+      const [start, end] = [iso(r.starts_at), iso(r.ends_at)];
+      return { startAppointment: start, endAppointment: end, startsAt: start, endsAt: end };
+    })),
+    200,
+  );
 };

@@ -57,7 +57,12 @@ export const AvailabilitySchema = z.object({
   exceptions: z.array(ExceptionSchema),
 }).openapi("Availability");
 
-export const SlotSchema = z.object({ startsAt: IsoDateTime, endsAt: IsoDateTime }).openapi("Slot");
+export const SlotSchema = z.object({
+  startAppointment: IsoDateTime.openapi({ description: "As an appointment names it: book it with this" }),
+  endAppointment: IsoDateTime,
+  startsAt: IsoDateTime.openapi({ description: "The same as startAppointment (the earlier name, kept)" }),
+  endsAt: IsoDateTime.openapi({ description: "The same as endAppointment (the earlier name, kept)" }),
+}).openapi("Slot");
 
 export const SlotsQuerySchema = z.object({
   from: InstantSchema.openapi({ param: { name: "from", in: "query" } }),

@@ -1,6 +1,9 @@
 import { outsideStatus } from "../../app/outside.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
-import type { HealthRoute } from "./health.routes.ts";
+import type { Context } from "hono";
+import { requireRole } from "../../app/roles.ts";
+import type { AppBindings } from "../../app/types.ts";
+import type { HealthDetailsRoute, HealthRoute } from "./health.routes.ts";
 
 export const API_VERSION = "1.0.0";
 /** LiveKit must answer a cheap RoomService call within this to count as reachable. */
@@ -21,7 +24,8 @@ async function timed(check: () => Promise<unknown>, ms: number): Promise<{ ok: b
   }
 }
 
-export const health: AppRouteHandler<HealthRoute> = async (c) => {
+/** The public health answer (decision 11), and whether the database answered. */
+async function publicHealth(c: Context<AppBindings>) {
   const { deps } = c.var;
   const { db, video } = deps;
   const [database, livekit] = await Promise.all([
@@ -39,10 +43,13 @@ export const health: AppRouteHandler<HealthRoute> = async (c) => {
     ...(video.configured && !reachable ? ["livekit" as const] : []),
     ...(["storage", "twilio", "openai"] as const).filter((s) => recent[s] === "down"),
   ];
+  const now = new Date().toISOString();
   const body = {
     status: down.length === 0 ? "ok" as const : "degraded" as const,
     version: API_VERSION,
-    time: new Date().toISOString(),
+    time: now,
+    timestamp: now,
+    uptime: Math.round(performance.now() / 10) / 100,
     down,
     database: {
       status: up ? "up" as const : "down" as const,
@@ -58,5 +65,25 @@ export const health: AppRouteHandler<HealthRoute> = async (c) => {
     twilio: { status: recent.twilio },
     openai: { status: recent.openai },
   };
+  return { body, up };
+}
+
+export const health: AppRouteHandler<HealthRoute> = async (c) => {
+  const { body, up } = await publicHealth(c);
   return up ? c.json(body, 200) : c.json(body, 503);
+};
+
+export const healthDetails: AppRouteHandler<HealthDetailsRoute> = async (c) => {
+  requireRole(c, "admin");
+  // Signed in as an admin, so the database answered the session check just now.
+  const { body } = await publicHealth(c);
+  const rooms = body.livekit.reachable ? await c.var.deps.video.listRooms().catch(() => []) : [];
+  const details = {
+    ...body,
+    video: {
+      activeRooms: rooms.length,
+      activeConnections: rooms.reduce((sum, r) => sum + r.numParticipants, 0),
+    },
+  };
+  return c.json(details, 200);
 };

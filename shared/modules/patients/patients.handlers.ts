@@ -1,5 +1,5 @@
 import { decodeCursor, paginate } from "../../app/cursor.ts";
-import { envelope, pagedEnvelope } from "../../app/envelope.ts";
+import { envelope, pagedEnvelopeWithTotal } from "../../app/envelope.ts";
 import { notFound } from "../../app/problem.ts";
 import { requireRole } from "../../app/roles.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
@@ -8,6 +8,8 @@ import { requireAcceptablePassword } from "../../auth/password-policy.ts";
 import type { Queryable } from "../../db/database.ts";
 import {
   type AntecedentsRow,
+  countPatientsSql,
+  listPatientsSql,
   PATIENT_SELECT,
   type PatientRow,
   toAntecedents,
@@ -66,27 +68,24 @@ const LIST_SCOPE = {
 } as const;
 
 export const list: AppRouteHandler<ListRoute> = async (c) => {
-  const { limit, cursor, search } = c.req.valid("query");
+  const { limit, cursor, search, includeTotal } = c.req.valid("query");
   const after = decodeCursor(cursor);
+  const pattern = search ? `%${search.replace(/[%_\\]/g, "\\$&")}%` : null;
+  const scope = LIST_SCOPE[c.var.caller.user_role];
   const result = await c.var.db.transaction(async (tx) => {
-    const rows = await tx.query<PatientRow>(
-      `${PATIENT_SELECT} ${LIST_SCOPE[c.var.caller.user_role]}
-         and ($1::text is null or (u.created_at, u.id) > ($1::text::timestamptz, $2::uuid))
-         and ($3::text is null or u.name ilike $3 or u.last_name ilike $3 or u.phone ilike $3 or u.email ilike $3)
-       order by u.created_at, u.id
-       limit $4`,
-      [
-        after?.createdAt ?? null,
-        after?.id ?? null,
-        search ? `%${search.replace(/[%_\\]/g, "\\$&")}%` : null,
-        limit + 1,
-      ],
-    );
+    const rows = await tx.query<PatientRow>(listPatientsSql(scope), [
+      after?.createdAt ?? null,
+      after?.id ?? null,
+      pattern,
+      limit + 1,
+    ]);
     const page = paginate(rows, limit, toPatient);
     await audit(tx, "read", "patient", page.page.map((p) => p.id));
-    return page;
+    if (includeTotal !== "true") return { ...page, total: undefined };
+    const [{ total }] = await tx.query<{ total: number }>(countPatientsSql(scope), [pattern]);
+    return { ...page, total };
   });
-  return c.json(pagedEnvelope(result.page, result.nextCursor), 200);
+  return c.json(pagedEnvelopeWithTotal(result.page, result.nextCursor, result.total), 200);
 };
 
 export const getOne: AppRouteHandler<GetOneRoute> = async (c) => {

@@ -9,6 +9,25 @@ export const PATIENT_SELECT = `
     join public.users u on u.id = p.id
    where u.deleted_at is null`;
 
+const PATIENT_SEARCH =
+  "($3::text is null or u.name ilike $3 or u.last_name ilike $3 or u.phone ilike $3 or u.email ilike $3)";
+
+/** A keyset page of the patients in `scope` (the caller's role's filter, said again for the planner). */
+export function listPatientsSql(scope: string): string {
+  return `${PATIENT_SELECT} ${scope}
+     and ($1::text is null or (u.created_at, u.id) > ($1::text::timestamptz, $2::uuid))
+     and ${PATIENT_SEARCH}
+   order by u.created_at, u.id
+   limit $4`;
+}
+
+/** How many patients the same list has in all (the search is $1 here). */
+export function countPatientsSql(scope: string): string {
+  return `select count(*)::int as total
+    from public.patients p join public.users u on u.id = p.id
+   where u.deleted_at is null ${scope} and ${PATIENT_SEARCH.replaceAll("$3", "$1")}`;
+}
+
 export interface PatientRow {
   id: string;
   email: string;

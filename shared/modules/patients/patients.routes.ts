@@ -6,7 +6,15 @@ import {
   PersonNameSchema,
   PhoneSchema,
 } from "../../app/fields.ts";
-import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
+import {
+  IncludeTotalQuerySchema,
+  jsonBody,
+  ok,
+  okPage,
+  PageQuerySchema,
+  problems,
+  UuidParamsSchema,
+} from "../../app/openapi.ts";
 
 const tags = ["Patients"];
 
@@ -75,6 +83,7 @@ export const ReplaceAntecedentsSchema = z.object({
 }).openapi("ReplaceAntecedents", { description: "Replaces the whole set: an omitted list becomes empty" });
 
 export const ListPatientsQuerySchema = PageQuerySchema.extend({
+  ...IncludeTotalQuerySchema.shape,
   search: z.string().trim().min(2).max(100).optional().openapi({
     param: { name: "search", in: "query" },
     description: "Part of the name, last name, phone or email",

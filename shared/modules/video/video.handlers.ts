@@ -19,8 +19,13 @@ import type {
   RoomStatsRoute,
 } from "./video.routes.ts";
 
-/** LiveKit tokens are short-lived (at most 2 hours): enough to join, not to keep. */
-export const VIDEO_TOKEN_TTL_SECONDS = 10 * 60;
+/**
+ * LiveKit tokens last 2 hours (video-livekit.md), LiveKit's own ceiling: a token
+ * is checked when its holder joins or reconnects, so it must outlast a long
+ * consultation; a client asks POST /v1/consultations/{id}/livekit-token again
+ * for a fresh one while the consultation is in progress (refused once closed).
+ */
+export const VIDEO_TOKEN_TTL_SECONDS = 2 * 60 * 60;
 const CONSULTATION_NOT_FOUND = "Consulta no encontrada";
 const ROOM_NOT_FOUND = "Sala no encontrada";
 
