@@ -23,7 +23,7 @@
  * send, a confirm of a file never uploaded, a file over the size limit.
  */
 import type { RealtimeChannel } from "@supabase/supabase-js";
-import { platformClient } from "./helpers/realtime.ts";
+import { heard, platformClient, subscribe } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
 import type { Claims } from "../shared/db/database.ts";
@@ -44,27 +44,6 @@ function expectStatus(res: { status: number; body: Payload }, status: number) {
 // ---------------------------------------------------------------------------
 // Realtime and Storage, as a frontend uses them
 // ---------------------------------------------------------------------------
-
-function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
-  return new Promise((resolve) => {
-    let done = false;
-    channel.subscribe((status, err) => {
-      if (done) return;
-      done = true;
-      resolve({ status, err });
-    });
-  });
-}
-
-function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payload }> {
-  const seen: Array<{ event: string; payload: Payload }> = [];
-  channel.on(
-    "broadcast",
-    { event: "*" },
-    (message) => seen.push({ event: message.event, payload: message.payload }),
-  );
-  return seen;
-}
 
 // ---------------------------------------------------------------------------
 // The full visit

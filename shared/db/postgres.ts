@@ -9,6 +9,7 @@ import {
   START_REQUEST_SQL,
   startRequestParams,
 } from "./database.ts";
+import { onPostgresDriverFault } from "./postgres-fault.ts";
 
 export interface PostgresOptions {
   url: string;
@@ -23,14 +24,130 @@ export interface PostgresOptions {
 
 type Reserved = postgres.ReservedSql;
 
+/**
+ * The connection is gone (server shut down or restarting, socket closed):
+ * the server has ended the transaction already.
+ */
+const LOST = /^(CONNECTION_|CONNECT_TIMEOUT$|ECONN|EPIPE$|57P0|08)/;
+
+/** How long a connection that was lost stays out of the pool: past its socket's close. */
+const LOST_QUARANTINE_MS = 200;
+
+/**
+ * Ends a reserved connection's failed transaction and gives it back. A lost
+ * one gets no rollback, and goes back only once its close is through:
+ * postgres.js 3.4.9 writes from a setImmediate to a socket its close has
+ * nulled meanwhile, an uncaught TypeError that ends the process
+ * (porsager/postgres#1208, denoland/deno#34667). A rollback written to it, or
+ * the next transaction's begin on it, would race that close.
+ */
+async function abandon(conn: Reserved, error: unknown) {
+  if (LOST.test(String((error as { code?: unknown })?.code ?? ""))) {
+    setTimeout(() => conn.release(), LOST_QUARANTINE_MS);
+    return;
+  }
+  await conn.unsafe("rollback").catch(() => {});
+  conn.release();
+}
+
+const RELISTEN_FIRST_MS = 50;
+const RELISTEN_MAX_MS = 1_000;
+
+/**
+ * LISTEN on a connection of its own, kept: when it closes (the server
+ * restarted), it is opened again, retrying with a capped backoff, and
+ * `onListen` says so. postgres.js's own `sql.listen` re-listens once on
+ * close and gives up silently if the server is still down.
+ */
+async function superviseListen(
+  url: string,
+  channel: string,
+  onNotify: (payload: string) => void,
+  onListen?: () => void,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let current: postgres.Sql | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let first: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  let restart = () => {};
+  const unregister = onPostgresDriverFault(() => restart());
+
+  const open = async (delay: number) => {
+    timer = undefined;
+    if (stopped) return;
+    let lost = false;
+    const retry = (next: number) => {
+      if (lost || stopped) return;
+      lost = true;
+      conn.end({ timeout: 0 }).catch(() => {});
+      timer = setTimeout(() => open(Math.min(next * 2, RELISTEN_MAX_MS)), next);
+    };
+    // `onnotify` is the hook postgres.js's own sql.listen uses; its types do not declare it.
+    const hooks = {
+      onnotify: (name: string, payload: string) => name === channel && !stopped && onNotify(payload),
+      onclose: () => retry(RELISTEN_FIRST_MS),
+    };
+    const conn = postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotice: () => {},
+      connection: { application_name: "consultorio_listen" },
+      ...hooks,
+    });
+    current = conn;
+    restart = () => retry(RELISTEN_FIRST_MS);
+    try {
+      await conn.unsafe(`listen "${channel.replaceAll('"', '""')}"`);
+    } catch (error) {
+      if (first) {
+        // The first LISTEN fails as the caller's error, as any query would.
+        first.reject(error);
+        first = undefined;
+        lost = true;
+        await conn.end({ timeout: 0 }).catch(() => {});
+        return;
+      }
+      retry(delay);
+      return;
+    }
+    if (lost || stopped) return;
+    first?.resolve();
+    first = undefined;
+    onListen?.();
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    first = { resolve, reject };
+    open(RELISTEN_FIRST_MS);
+  }).catch((error) => {
+    unregister();
+    throw error;
+  });
+  return async () => {
+    stopped = true;
+    unregister();
+    clearTimeout(timer);
+    await current?.end({ timeout: 5 });
+  };
+}
+
 /** A server reached over TCP through postgres.js. */
 export function createPostgresDatabase(options: PostgresOptions): Database {
   const prepare = options.prepare ?? true;
-  const sql = postgres(options.url, {
-    max: options.poolSize ?? 10,
-    prepare,
-    onnotice: () => {},
-    connection: { application_name: "consultorio" },
+  const pool = () =>
+    postgres(options.url, {
+      max: options.poolSize ?? 10,
+      prepare,
+      onnotice: () => {},
+      connection: { application_name: "consultorio" },
+    });
+  let sql = pool();
+  const unregister = onPostgresDriverFault(() => {
+    const jammed = sql;
+    sql = pool();
+    jammed.end({ timeout: 0 }).catch(() => {});
   });
 
   const send = (conn: Reserved, text: string, params: readonly unknown[] = []) =>
@@ -61,12 +178,11 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       if (opened.status === "rejected") throw opened.reason;
       if (ran.status === "rejected") throw ran.reason;
       await conn.unsafe("commit");
+      conn.release();
       return ran.value;
     } catch (error) {
-      await conn.unsafe("rollback").catch(() => {});
+      await abandon(conn, error);
       throw error;
-    } finally {
-      conn.release();
     }
   }
 
@@ -88,12 +204,11 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         if (failure) throw (failure as PromiseRejectedResult).reason;
         const committed = results[3] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>;
         if (committed.value.command !== "COMMIT") throw new Error("transaction did not commit");
+        conn.release();
         return rows<T>((results[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value);
       } catch (error) {
-        await conn.unsafe("rollback").catch(() => {});
+        await abandon(conn, error);
         throw error;
-      } finally {
-        conn.release();
       }
     },
 
@@ -105,11 +220,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       const conn = await sql.reserve();
       try {
         await conn.unsafe(script).simple();
-      } catch (error) {
-        await conn.unsafe("rollback").catch(() => {});
-        throw error;
-      } finally {
         conn.release();
+      } catch (error) {
+        await abandon(conn, error);
+        throw error;
       }
     },
 
@@ -117,16 +231,14 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       return rows<T>(await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }));
     },
 
-    async listen(channel, onNotify) {
-      const { unlisten } = await sql.listen(channel, onNotify);
-      return unlisten;
-    },
+    listen: (channel, onNotify, onListen) => superviseListen(options.url, channel, onNotify, onListen),
 
     async ping() {
       await sql`select 1`;
     },
 
     async close() {
+      unregister();
       await sql.end({ timeout: 5 });
     },
   };

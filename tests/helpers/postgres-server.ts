@@ -17,6 +17,10 @@ export interface PostgresServer {
    */
   url: string;
   port: number;
+  /** Stops the server (fast: sessions are ended), keeping its data folder and port. */
+  halt(): Promise<void>;
+  /** Starts it again on the same data folder and port. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,19 +76,23 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   const data = `${dir}/data`;
   const port = freePort();
   await run(initdb, ["-D", data, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-sync"]);
-  await run(pgCtl, [
-    "-D",
-    data,
-    "-l",
-    `${dir}/server.log`,
-    "-w",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
-    "start",
-  ]);
+  const start = () =>
+    run(pgCtl, [
+      "-D",
+      data,
+      "-l",
+      `${dir}/server.log`,
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      "start",
+    ]);
+  await start();
   return {
     url: `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`,
     port,
+    halt: () => run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]),
+    resume: start,
     async stop() {
       await run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});

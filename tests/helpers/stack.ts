@@ -65,6 +65,8 @@ export interface StartOptions {
    * capturing it in `outbox`; the messages are in `stack.twilio.messages`.
    */
   twilio?: boolean;
+  /** On the "postgres" driver: a server of the test's own (its URL and template) instead of the suite's. */
+  postgres?: { url: string; template: string };
 }
 
 /** The Twilio account of the tests that use the Twilio stand-in. */
@@ -87,8 +89,8 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
   let dropDatabase = async () => {};
   if (driver === "postgres") {
     // Read now, not at import: the bench and the fuzzer set them after importing this module.
-    const pgUrl = Deno.env.get("TEST_PG_URL");
-    const pgTemplate = Deno.env.get("TEST_PG_TEMPLATE");
+    const pgUrl = options.postgres?.url ?? Deno.env.get("TEST_PG_URL");
+    const pgTemplate = options.postgres?.template ?? Deno.env.get("TEST_PG_TEMPLATE");
     if (!pgUrl || !pgTemplate) {
       throw new Error("TEST_PG_URL is not set: run the tests with `deno task test`");
     }
