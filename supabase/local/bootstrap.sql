@@ -211,9 +211,9 @@ alter table storage.objects enable row level security;
 revoke all on storage.buckets, storage.objects from anon, authenticated, service_role;
 grant select, insert, update, delete on storage.buckets, storage.objects
   to postgres, anon, authenticated, service_role;
--- As on Supabase, postgres has ALL on them: a project's migrations may add
--- triggers on storage.objects (20261201004000_files_storage_rules.sql).
-grant truncate, references, trigger on storage.buckets, storage.objects to postgres;
+-- A project may add its own triggers on storage.objects (Supabase grants its
+-- postgres role TRIGGER there; the product's guard of file slots is one).
+grant trigger on storage.objects to postgres;
 
 create or replace function storage.foldername(name text) returns text[]
 language plpgsql immutable
