@@ -5,6 +5,8 @@
  * opened too much) shows up as a wrong cell. The same matrix holds at the
  * SQL level in supabase/tests/database/ (pgTAP).
  */
+import { verifyAccessToken } from "../shared/auth/jwt.ts";
+import type { Claims } from "../shared/db/database.ts";
 import { assertEquals } from "./helpers/std.ts";
 import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { call, createUser, testBothDrivers } from "./helpers/stack.ts";
@@ -228,18 +230,18 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
       }
 
       // The rule is the database's: a direct query with an admin's claims cannot read the text.
-      const claimsOf = (token: string) =>
-        JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-      const asCaller = (actor: Actor, sql: string) =>
+      const claimsOf = async (token: string) =>
+        (await verifyAccessToken(token, s.stack.config.jwt))! as Claims;
+      const asCaller = async (actor: Actor, sql: string) =>
         s.stack.deps.db.asCaller(
-          claimsOf(tokens[actor]!),
+          await claimsOf(tokens[actor]!),
           (tx) => tx.query<{ text: string | null }>(sql, [A]),
         )
           .then((rows) => rows[0]?.text ?? null, (error) => `error ${error.code}`);
       const E = off.body.data.id;
-      const asCallerE = (actor: Actor, sql: string) =>
+      const asCallerE = async (actor: Actor, sql: string) =>
         s.stack.deps.db.asCaller(
-          claimsOf(tokens[actor]!),
+          await claimsOf(tokens[actor]!),
           (tx) => tx.query<{ text: string | null }>(sql, [E]),
         )
           .then((rows) => rows[0]?.text ?? null, (error) => `error ${error.code}`);
