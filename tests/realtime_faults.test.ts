@@ -108,7 +108,17 @@ async function assertDeliveredOnce(live: Live, sent: Sent) {
   assertEquals(ids.filter((id) => !sentIds.has(id)), [], "heard but never sent");
 }
 
-/** Runs `fn` on a stack whose database is on a PostgreSQL server of the test's own. */
+/** A test (PostgreSQL leg) on a stack whose database is on a PostgreSQL server of the test's own. */
+function testOnOwnServer(name: string, fn: (server: PostgresServer, live: Live) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: !PG_URL,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => onOwnServer(fn),
+  });
+}
+
 async function onOwnServer(fn: (server: PostgresServer, live: Live) => Promise<void>) {
   const server = await startPostgresServer();
   try {
@@ -125,131 +135,115 @@ async function onOwnServer(fn: (server: PostgresServer, live: Live) => Promise<v
   }
 }
 
-Deno.test({
-  name: "a PostgreSQL restart under a stream of messages: each acknowledged one reaches the listener once",
-  ignore: !PG_URL,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await onOwnServer(async (server, live) => {
-      const sent: Sent = { acknowledged: [], unacknowledged: [], ackedAt: new Map() };
-      let n = 0;
-      let writing = true;
-      const writer = (async () => {
-        while (writing) {
-          await sendOne(live, `m${n++}`, sent);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      })();
-      await eventually(
-        "messages acknowledged before the restart",
-        () => sent.acknowledged.length >= 20,
-        20_000,
-      );
-      const heardBefore = heardIds(live).length;
-      await server.halt();
-      await server.resume();
-      const back = performance.now();
-      // Delivery is back when the listener hears a message acknowledged after the server was.
-      const recovered = eventually("delivery after the restart", () => {
-        const ids = new Set(heardIds(live));
-        return sent.acknowledged.some((id) => sent.ackedAt.get(id)! > back && ids.has(id)) &&
-          performance.now() - back;
-      }, 30_000);
-      const ackedBefore = sent.acknowledged.length;
-      // Writes go on until 30 more are acknowledged after the server is back.
-      await eventually(
-        "messages acknowledged after the restart",
-        () => sent.acknowledged.length >= ackedBefore + 30,
-        30_000,
-      );
-      writing = false;
-      await writer;
-
-      await assertDeliveredOnce(live, sent);
-      // Delivery recovered: the first message heard that was acknowledged after the server was back.
-      const firstAfter = sent.acknowledged.find((id) => sent.ackedAt.get(id)! > back)!;
-      const heardAfter = heardIds(live).slice(heardBefore);
-      assert(heardAfter.includes(firstAfter));
-      const firstAck = Math.round(sent.ackedAt.get(firstAfter)! - back);
-      console.log(
-        `restart: ${sent.acknowledged.length} acknowledged, ${sent.unacknowledged.length} refused; ` +
-          `after PostgreSQL was back: first acknowledgement ${firstAck} ms, delivery ${
-            Math.round(await recovered)
-          } ms`,
-      );
-    });
-  },
-});
-
-Deno.test({
-  name: "PostgreSQL stopped, then started: nothing acknowledged is lost, before, during or after",
-  ignore: !PG_URL,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await onOwnServer(async (server, live) => {
-      const sent: Sent = { acknowledged: [], unacknowledged: [], ackedAt: new Map() };
-      for (let i = 0; i < 10; i++) await sendOne(live, `before${i}`, sent);
-      assertEquals(sent.acknowledged.length, 10);
-      // Sent just before the stop: committed, their NOTIFY may never reach the listener.
-      await Promise.all([0, 1, 2, 3, 4].map((i) => sendOne(live, `edge${i}`, sent)));
-      await server.halt();
-      for (let i = 0; i < 3; i++) await sendOne(live, `down${i}`, sent);
-      assertEquals(sent.unacknowledged.filter((id) => id.startsWith("down")).length, 3);
-      await server.resume();
-      const back = performance.now();
-      // The first acknowledged after the restart, and when the listener heard it.
-      let i = 0;
-      while (!sent.acknowledged.some((id) => id.startsWith("after"))) {
-        await sendOne(live, `after${i++}`, sent);
-        if (performance.now() - back > 30_000) throw new Error("no write acknowledged after the restart");
+testOnOwnServer(
+  "a PostgreSQL restart under a stream of messages: each acknowledged one reaches the listener once",
+  async (server, live) => {
+    const sent: Sent = { acknowledged: [], unacknowledged: [], ackedAt: new Map() };
+    let n = 0;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await sendOne(live, `m${n++}`, sent);
+        await new Promise((r) => setTimeout(r, 10));
       }
-      const first = sent.acknowledged.find((id) => id.startsWith("after"))!;
-      await eventually(
-        "the first message after the restart heard",
-        () => heardIds(live).includes(first),
-        15_000,
-      );
-      const recovered = performance.now() - back;
-      for (let j = 0; j < 10; j++) await sendOne(live, `later${j}`, sent);
+    })();
+    await eventually(
+      "messages acknowledged before the restart",
+      () => sent.acknowledged.length >= 20,
+      20_000,
+    );
+    const heardBefore = heardIds(live).length;
+    await server.halt();
+    await server.resume();
+    const back = performance.now();
+    // Delivery is back when the listener hears a message acknowledged after the server was.
+    const recovered = eventually("delivery after the restart", () => {
+      const ids = new Set(heardIds(live));
+      return sent.acknowledged.some((id) => sent.ackedAt.get(id)! > back && ids.has(id)) &&
+        performance.now() - back;
+    }, 30_000);
+    const ackedBefore = sent.acknowledged.length;
+    // Writes go on until 30 more are acknowledged after the server is back.
+    await eventually(
+      "messages acknowledged after the restart",
+      () => sent.acknowledged.length >= ackedBefore + 30,
+      30_000,
+    );
+    writing = false;
+    await writer;
 
-      await assertDeliveredOnce(live, sent);
-      // What the listener heard is what the database has: nothing acknowledged is missing there either.
-      const listed = await call(live.s, "GET", `/v1/consultations/${live.id}/messages?limit=200`, {
-        token: live.patientToken,
-      });
-      assertEquals(listed.status, 200);
-      const stored = new Set(listed.body.data.items.map((m: Payload) => m.clientMsgId));
-      assertEquals(sent.acknowledged.filter((id) => !stored.has(id)), []);
-      console.log(`stop/start: delivery recovered ${Math.round(recovered)} ms after PostgreSQL was back`);
-    });
+    await assertDeliveredOnce(live, sent);
+    // Delivery recovered: the first message heard that was acknowledged after the server was back.
+    const firstAfter = sent.acknowledged.find((id) => sent.ackedAt.get(id)! > back)!;
+    const heardAfter = heardIds(live).slice(heardBefore);
+    assert(heardAfter.includes(firstAfter));
+    const firstAck = Math.round(sent.ackedAt.get(firstAfter)! - back);
+    console.log(
+      `restart: ${sent.acknowledged.length} acknowledged, ${sent.unacknowledged.length} refused; ` +
+        `after PostgreSQL was back: first acknowledgement ${firstAck} ms, delivery ${
+          Math.round(await recovered)
+        } ms`,
+    );
   },
-});
+);
 
-Deno.test({
-  name:
-    "the LISTEN connection cut while the database stays up: what was committed meanwhile is delivered once",
-  ignore: !PG_URL,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await onOwnServer(async (_server, live) => {
-      const sent: Sent = { acknowledged: [], unacknowledged: [], ackedAt: new Map() };
-      await sendOne(live, "first", sent);
-      await eventually("the first message heard", () => heardIds(live).includes("first"));
-      // Cut the stand-in's LISTEN session and write at once, before it can listen again.
-      const [{ cut }] = await live.s.stack.deps.db.queryAsOwner<{ cut: number }>(
-        `select count(pg_terminate_backend(pid))::int as cut from pg_stat_activity
-          where application_name = 'consultorio_listen' and datname = current_database()`,
-      );
-      assertEquals(cut, 1);
-      await Promise.all([0, 1, 2, 3, 4].map((i) => sendOne(live, `while-away${i}`, sent)));
-      assertEquals(sent.acknowledged.length, 6);
-      await assertDeliveredOnce(live, sent);
+testOnOwnServer(
+  "PostgreSQL stopped, then started: nothing acknowledged is lost, before, during or after",
+  async (server, live) => {
+    const sent: Sent = { acknowledged: [], unacknowledged: [], ackedAt: new Map() };
+    for (let i = 0; i < 10; i++) await sendOne(live, `before${i}`, sent);
+    assertEquals(sent.acknowledged.length, 10);
+    // Sent just before the stop: committed, their NOTIFY may never reach the listener.
+    await Promise.all([0, 1, 2, 3, 4].map((i) => sendOne(live, `edge${i}`, sent)));
+    await server.halt();
+    for (let i = 0; i < 3; i++) await sendOne(live, `down${i}`, sent);
+    assertEquals(sent.unacknowledged.filter((id) => id.startsWith("down")).length, 3);
+    await server.resume();
+    const back = performance.now();
+    // The first acknowledged after the restart, and when the listener heard it.
+    let i = 0;
+    while (!sent.acknowledged.some((id) => id.startsWith("after"))) {
+      await sendOne(live, `after${i++}`, sent);
+      if (performance.now() - back > 30_000) throw new Error("no write acknowledged after the restart");
+    }
+    const first = sent.acknowledged.find((id) => id.startsWith("after"))!;
+    await eventually(
+      "the first message after the restart heard",
+      () => heardIds(live).includes(first),
+      15_000,
+    );
+    const recovered = performance.now() - back;
+    for (let j = 0; j < 10; j++) await sendOne(live, `later${j}`, sent);
+
+    await assertDeliveredOnce(live, sent);
+    // What the listener heard is what the database has: nothing acknowledged is missing there either.
+    const listed = await call(live.s, "GET", `/v1/consultations/${live.id}/messages?limit=200`, {
+      token: live.patientToken,
     });
+    assertEquals(listed.status, 200);
+    const stored = new Set(listed.body.data.items.map((m: Payload) => m.clientMsgId));
+    assertEquals(sent.acknowledged.filter((id) => !stored.has(id)), []);
+    console.log(`stop/start: delivery recovered ${Math.round(recovered)} ms after PostgreSQL was back`);
   },
-});
+);
+
+testOnOwnServer(
+  "the LISTEN connection cut while the database stays up: what was committed meanwhile is delivered once",
+  async (_server, live) => {
+    const sent: Sent = { acknowledged: [], unacknowledged: [], ackedAt: new Map() };
+    await sendOne(live, "first", sent);
+    await eventually("the first message heard", () => heardIds(live).includes("first"));
+    // Cut the stand-in's LISTEN session and write at once, before it can listen again.
+    const [{ cut }] = await live.s.stack.deps.db.queryAsOwner<{ cut: number }>(
+      `select count(pg_terminate_backend(pid))::int as cut from pg_stat_activity
+      where application_name = 'consultorio_listen' and datname = current_database()`,
+    );
+    assertEquals(cut, 1);
+    await Promise.all([0, 1, 2, 3, 4].map((i) => sendOne(live, `while-away${i}`, sent)));
+    assertEquals(sent.acknowledged.length, 6);
+    await assertDeliveredOnce(live, sent);
+  },
+);
 
 testBothDrivers(
   "a client whose connection dropped catches up from the API: nothing lost, nothing twice",
