@@ -27,7 +27,7 @@
  * who reads metadata and reported messages only; video call limits.
  */
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
-import { platformClient } from "./helpers/realtime.ts";
+import { heard, platformClient, subscribe } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
@@ -99,27 +99,6 @@ async function startConversation(
 
 function send(s: TestStack, token: string, conversationId: string, body: Record<string, unknown>) {
   return call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, { token, body });
-}
-
-function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
-  return new Promise((resolve) => {
-    let done = false;
-    channel.subscribe((status, err) => {
-      if (done) return;
-      done = true;
-      resolve({ status, err });
-    });
-  });
-}
-
-function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payload }> {
-  const seen: Array<{ event: string; payload: Payload }> = [];
-  channel.on(
-    "broadcast",
-    { event: "*" },
-    (message) => seen.push({ event: message.event, payload: message.payload }),
-  );
-  return seen;
 }
 
 const waitFor = (

@@ -23,11 +23,11 @@
  * send, a confirm of a file never uploaded, a file over the size limit.
  */
 import type { RealtimeChannel } from "@supabase/supabase-js";
-import { platformClient } from "./helpers/realtime.ts";
+import { heard, platformClient, subscribe } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
 import { verifyAccessToken } from "../shared/auth/jwt.ts";
 import type { Claims } from "../shared/db/database.ts";
-import { assertProblem } from "./helpers/assertions.ts";
+import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
 import { at, book, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
 import { consultationFixture as fixture, openConsultation, storageAs } from "./helpers/consultations.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
@@ -44,27 +44,6 @@ function expectStatus(res: { status: number; body: Payload }, status: number) {
 // ---------------------------------------------------------------------------
 // Realtime and Storage, as a frontend uses them
 // ---------------------------------------------------------------------------
-
-function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
-  return new Promise((resolve) => {
-    let done = false;
-    channel.subscribe((status, err) => {
-      if (done) return;
-      done = true;
-      resolve({ status, err });
-    });
-  });
-}
-
-function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payload }> {
-  const seen: Array<{ event: string; payload: Payload }> = [];
-  channel.on(
-    "broadcast",
-    { event: "*" },
-    (message) => seen.push({ event: message.event, payload: message.payload }),
-  );
-  return seen;
-}
 
 // ---------------------------------------------------------------------------
 // The full visit
@@ -317,6 +296,29 @@ testBothDrivers("consultations: the full visit, with chat, a file and realtime e
       assertEquals(rest.body.data.items[0].kind, "file");
       assertEquals(rest.body.data.pageInfo.nextCursor, null);
     });
+
+    await t.step(
+      "since= lists from an instant on (a client catching up); a bad one is 400 naming it",
+      async () => {
+        const all = await call(s, "GET", `/v1/consultations/${id}/messages`, { token: f.patient.token });
+        expectStatus(all, 200);
+        const items: Payload[] = all.body.data.items;
+        assertEquals(items.length, 3);
+        const since = (instant: string) =>
+          call(s, "GET", `/v1/consultations/${id}/messages?since=${encodeURIComponent(instant)}`, {
+            token: f.patient.token,
+          });
+        // From the second message's instant: it and those after, the earlier one left out.
+        const fromSecond = await since(items[1].createdAt);
+        expectStatus(fromSecond, 200);
+        assertEquals(fromSecond.body.data.items.map((m: Payload) => m.id), items.slice(1).map((m) => m.id));
+        const future = await since(new Date(Date.now() + 3_600_000).toISOString());
+        assertEquals(future.body.data.items, []);
+        for (const bad of ["yesterday", "2026-01-20T10:30:00"]) {
+          assertFieldErrors(await since(bad), "since");
+        }
+      },
+    );
 
     await t.step("the patient cannot forge the server's events on the channel", async () => {
       const before = doctorHeard.length;

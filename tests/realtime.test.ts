@@ -34,7 +34,7 @@ import {
   type RealtimeServer,
 } from "../supabase/local/realtime/server.ts";
 import { insertedConsultation, PATIENT_PASSWORD, registerPatient } from "./helpers/clinic.ts";
-import { platformClient, platformTokenSource } from "./helpers/realtime.ts";
+import { platformClient, platformTokenSource, subscribe } from "./helpers/realtime.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import {
   call,
@@ -123,23 +123,6 @@ async function startRealtime(s: TestStack, options?: Partial<RealtimeOptions>): 
 // ---------------------------------------------------------------------------
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Subscribed {
-  status: string;
-  err?: Error;
-}
-
-/** The first status `subscribe()` reports. */
-function subscribe(channel: RealtimeChannel): Promise<Subscribed> {
-  return new Promise((resolve) => {
-    let done = false;
-    channel.subscribe((status, err) => {
-      if (done) return;
-      done = true;
-      resolve({ status, err });
-    });
-  });
-}
 
 async function joined(channel: RealtimeChannel) {
   const { status, err } = await subscribe(channel);

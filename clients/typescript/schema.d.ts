@@ -11833,6 +11833,8 @@ export interface operations {
                 cursor?: string;
                 /** @description Page size (1-200, default 50) */
                 limit?: number;
+                /** @description Only messages created at or after this instant: a client back from a lost Realtime connection lists from the createdAt of the newest message it holds, less a few seconds, and drops the ids it has */
+                since?: string;
             };
             header?: never;
             path: {

@@ -63,8 +63,17 @@ export interface Database {
   execScript(sql: string): Promise<void>;
   queryAsOwner<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 
-  /** Calls `onNotify` for every NOTIFY on `channel` (delivered on commit). */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `onNotify` for every NOTIFY on `channel` (delivered on commit), and
+   * `onListen` each time the LISTEN is in place: first, and again after its
+   * connection was lost and came back (a server restarted). Notifications
+   * sent in between are gone: `onListen` is where to catch up.
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
 
   /** Answers whether the database is reachable. */
   ping(): Promise<void>;

@@ -12,6 +12,7 @@ import {
   START_REQUEST_SQL,
   startRequestParams,
 } from "./database.ts";
+import { onPostgresDriverFault } from "./postgres-fault.ts";
 
 export interface PostgresOptions {
   url: string;
@@ -46,20 +47,113 @@ function withoutPoolerFlag(url: string): string {
   }
 }
 
+/** How long a connection that was lost stays out of the pool: past its socket's close. */
+const LOST_QUARANTINE_MS = 200;
+
+const RELISTEN_FIRST_MS = 50;
+const RELISTEN_MAX_MS = 1_000;
+
+/**
+ * LISTEN on a connection of its own, kept: when it closes (the server
+ * restarted), it is opened again, retrying with a capped backoff, and
+ * `onListen` says so. postgres.js's own `sql.listen` re-listens once on
+ * close and gives up silently if the server is still down.
+ */
+async function superviseListen(
+  url: string,
+  channel: string,
+  onNotify: (payload: string) => void,
+  onListen?: () => void,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let current: postgres.Sql | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let first: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  let restart = () => {};
+  const unregister = onPostgresDriverFault(() => restart());
+
+  const open = async (delay: number) => {
+    timer = undefined;
+    if (stopped) return;
+    let lost = false;
+    const retry = (next: number) => {
+      if (lost || stopped) return;
+      lost = true;
+      conn.end({ timeout: 0 }).catch(() => {});
+      timer = setTimeout(() => open(Math.min(next * 2, RELISTEN_MAX_MS)), next);
+    };
+    // `onnotify` is the hook postgres.js's own sql.listen uses; its types do not declare it.
+    const hooks = {
+      onnotify: (name: string, payload: string) => name === channel && !stopped && onNotify(payload),
+      onclose: () => retry(RELISTEN_FIRST_MS),
+    };
+    const conn = postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotice: () => {},
+      connection: { application_name: "consultorio_listen" },
+      ...hooks,
+    });
+    current = conn;
+    restart = () => retry(RELISTEN_FIRST_MS);
+    try {
+      await conn.unsafe(`listen "${channel.replaceAll('"', '""')}"`);
+    } catch (error) {
+      if (first) {
+        // The first LISTEN fails as the caller's error, as any query would.
+        first.reject(error);
+        first = undefined;
+        lost = true;
+        await conn.end({ timeout: 0 }).catch(() => {});
+        return;
+      }
+      retry(delay);
+      return;
+    }
+    if (lost || stopped) return;
+    first?.resolve();
+    first = undefined;
+    onListen?.();
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    first = { resolve, reject };
+    open(RELISTEN_FIRST_MS);
+  }).catch((error) => {
+    unregister();
+    throw error;
+  });
+  return async () => {
+    stopped = true;
+    unregister();
+    clearTimeout(timer);
+    await current?.end({ timeout: 5 });
+  };
+}
+
 /** A server reached over TCP through postgres.js. */
 export function createPostgresDatabase(options: PostgresOptions): Database {
   const prepare = options.prepare ?? true;
   const max = options.poolSize ?? 10;
   const poolWaitMs = options.poolWaitMs ?? 3_000;
-  const sql = postgres(withoutPoolerFlag(options.url), {
-    max,
-    prepare,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
-    // postgres.js's own backoff grows to 20 s while the server is down, which
-    // would delay the recovery by as much once it is back: at most 0.5 s here.
-    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
-    onnotice: () => {},
-    connection: { application_name: "consultorio" },
+  const pool = () =>
+    postgres(withoutPoolerFlag(options.url), {
+      max,
+      prepare,
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      // postgres.js's own backoff grows to 20 s while the server is down, which
+      // would delay the recovery by as much once it is back: at most 0.5 s here.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+      onnotice: () => {},
+      connection: { application_name: "consultorio" },
+    });
+  let sql = pool();
+  const unregister = onPostgresDriverFault(() => {
+    const jammed = sql;
+    sql = pool();
+    jammed.end({ timeout: 0 }).catch(() => {});
   });
 
   let waiting = 0;
@@ -127,7 +221,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       }
       if (lost) return; // the pool reconnects it when it is next needed
       if (connection) connection.onclose = null;
-      conn.release();
+      // Lost, but its close not yet seen: back only once the close is through (see LOST_QUARANTINE_MS).
+      if (error !== undefined && isDatabaseUnavailable(error)) {
+        setTimeout(() => conn.release(), LOST_QUARANTINE_MS);
+      } else conn.release();
     };
     return { send, done };
   }
@@ -198,11 +295,16 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       const conn = await reserve();
       try {
         await conn.unsafe(script).simple();
-      } catch (error) {
-        await conn.unsafe("rollback").catch(() => {});
-        throw error;
-      } finally {
         conn.release();
+      } catch (error) {
+        // A lost connection takes no rollback and goes back once its close is through.
+        if (isDatabaseUnavailable(error)) {
+          setTimeout(() => conn.release(), LOST_QUARANTINE_MS);
+        } else {
+          await conn.unsafe("rollback").catch(() => {});
+          conn.release();
+        }
+        throw error;
       }
     },
 
@@ -210,16 +312,15 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       return rows<T>(await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare }));
     },
 
-    async listen(channel, onNotify) {
-      const { unlisten } = await sql.listen(channel, onNotify);
-      return unlisten;
-    },
+    listen: (channel, onNotify, onListen) =>
+      superviseListen(withoutPoolerFlag(options.url), channel, onNotify, onListen),
 
     async ping() {
       await sql`select 1`;
     },
 
     async close() {
+      unregister();
       await sql.end({ timeout: 5 });
     },
   };

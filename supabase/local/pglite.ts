@@ -54,8 +54,11 @@ export function wrapPGlite(pg: PGlite): Database {
     },
     queryAsOwner: async <T = Row>(text: string, params?: readonly unknown[]) =>
       (await pg.query<T>(text, params as unknown[])).rows,
-    async listen(channel, onNotify) {
-      return await pg.listen(channel, onNotify);
+    async listen(channel, onNotify, onListen) {
+      // In-process, one connection that lives as long as the database: LISTEN is never lost.
+      const unlisten = await pg.listen(channel, onNotify);
+      onListen?.();
+      return unlisten;
     },
     async ping() {
       await pg.query("select 1");

@@ -17,9 +17,9 @@ export interface PostgresServer {
    */
   url: string;
   port: number;
-  /** Stops the server (fast shutdown: open transactions are aborted), keeping its data. */
+  /** Stops the server (fast: sessions are ended), keeping its data folder and port. */
   halt(): Promise<void>;
-  /** Starts it again on the same port and data. */
+  /** Starts it again on the same data folder and port. */
   resume(): Promise<void>;
   stop(): Promise<void>;
 }

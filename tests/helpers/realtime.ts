@@ -7,7 +7,7 @@
  * session is dead the mint is refused, the channel keeps its old token, and
  * Realtime closes the channel when that token expires.
  */
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { createClient, type RealtimeChannel, type SupabaseClient } from "@supabase/supabase-js";
 import { call, type TestStack } from "./stack.ts";
 import { recordSensitive } from "./log-audit.ts";
 
@@ -50,4 +50,30 @@ export async function platformClient(
   });
   await client.realtime.setAuth(); // the first token, before any channel joins
   return client;
+}
+
+/** Subscribes and answers the first status (SUBSCRIBED, CHANNEL_ERROR, TIMED_OUT or CLOSED). */
+export function subscribe(channel: RealtimeChannel): Promise<{ status: string; err?: Error }> {
+  return new Promise((resolve) => {
+    let done = false;
+    channel.subscribe((status, err) => {
+      if (done) return;
+      done = true;
+      resolve({ status, err });
+    });
+  });
+}
+
+// deno-lint-ignore no-explicit-any
+type Payload = any;
+
+/** Every broadcast the channel hears from now on, in order. */
+export function heard(channel: RealtimeChannel): Array<{ event: string; payload: Payload }> {
+  const seen: Array<{ event: string; payload: Payload }> = [];
+  channel.on(
+    "broadcast",
+    { event: "*" },
+    (message) => seen.push({ event: message.event, payload: message.payload }),
+  );
+  return seen;
 }

@@ -67,6 +67,8 @@ export interface StartOptions {
   twilio?: boolean;
   /** postgres only: this database (already migrated) instead of a copy of the suite's template. */
   databaseUrl?: string;
+  /** On the "postgres" driver: a server of the test's own (its URL and template) instead of the suite's. */
+  postgres?: { url: string; template: string };
 }
 
 /** The Twilio account of the tests that use the Twilio stand-in. */
@@ -91,8 +93,8 @@ export async function startTestStack(driver: Driver, options: StartOptions = {})
     env.DATABASE_URL = options.databaseUrl;
   } else if (driver === "postgres") {
     // Read now, not at import: the bench and the fuzzer set them after importing this module.
-    const pgUrl = Deno.env.get("TEST_PG_URL");
-    const pgTemplate = Deno.env.get("TEST_PG_TEMPLATE");
+    const pgUrl = options.postgres?.url ?? Deno.env.get("TEST_PG_URL");
+    const pgTemplate = options.postgres?.template ?? Deno.env.get("TEST_PG_TEMPLATE");
     if (!pgUrl || !pgTemplate) {
       throw new Error("TEST_PG_URL is not set: run the tests with `deno task test`");
     }

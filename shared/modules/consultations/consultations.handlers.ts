@@ -203,7 +203,7 @@ export const sendMessage: AppRouteHandler<SendMessageRoute> = async (c) => {
 export const listMessages: AppRouteHandler<ListMessagesRoute> = async (c) => {
   requireRole(c, "doctor", "patient");
   const { id } = c.req.valid("param");
-  const { limit, cursor } = c.req.valid("query");
+  const { limit, cursor, since } = c.req.valid("query");
   const after = decodeCursor(cursor);
   const result = await c.var.db.transaction(async (tx) => {
     await memberStatus(tx, id);
@@ -211,9 +211,10 @@ export const listMessages: AppRouteHandler<ListMessagesRoute> = async (c) => {
       `${MESSAGE_SELECT}
         where m.consultation_id = $1
           and ($2::text is null or (m.created_at, m.id) > ($2::text::timestamptz, $3::uuid))
+          and ($5::text is null or m.created_at >= $5::text::timestamptz)
         order by m.created_at, m.id
         limit $4`,
-      [id, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+      [id, after?.createdAt ?? null, after?.id ?? null, limit + 1, since ?? null],
     );
     return paginate(rows, limit, asMessage);
   });

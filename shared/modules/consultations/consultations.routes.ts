@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { FileNameSchema, IsoDateTime, Sha256Schema } from "../../app/fields.ts";
+import { FileNameSchema, InstantSchema, IsoDateTime, Sha256Schema } from "../../app/fields.ts";
 import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 import { PageInfoSchema } from "../../app/envelope.ts";
 
@@ -216,13 +216,22 @@ export const sendMessage = createRoute({
   },
 });
 
+export const MessageListQuerySchema = PageQuerySchema.extend({
+  since: InstantSchema.optional().openapi({
+    param: { name: "since", in: "query" },
+    description: "Only messages created at or after this instant: a client back from a lost Realtime " +
+      "connection lists from the createdAt of the newest message it holds, less a few seconds, " +
+      "and drops the ids it has",
+  }),
+});
+
 export const listMessages = createRoute({
   method: "get",
   path: "/v1/consultations/{id}/messages",
   operationId: "listConsultationMessages",
   tags,
   summary: "The consultation's messages, oldest first, by (createdAt, id)",
-  request: { params: UuidParamsSchema, query: PageQuerySchema },
+  request: { params: UuidParamsSchema, query: MessageListQuerySchema },
   responses: { 200: ok(MessagePageSchema, "A page of messages"), ...problems(403, 404) },
 });
 
