@@ -23,6 +23,7 @@ import { videoRouter } from "./modules/video/video.index.ts";
 import { aiConversationsRouter } from "./modules/ai-conversations/ai-conversations.index.ts";
 import { openaiRouter } from "./modules/openai/openai.index.ts";
 import { twilioRouter } from "./modules/twilio/twilio.index.ts";
+import { notificationsRouter } from "./modules/notifications/notifications.index.ts";
 
 export const API_BASE_PATH = "/api";
 
@@ -46,6 +47,7 @@ export function createApiApp(deps: Deps) {
     openaiRouter,
     aiConversationsRouter,
     twilioRouter,
+    notificationsRouter,
   ];
   for (const router of routers) {
     app.route("/", router);

@@ -21,6 +21,7 @@ import { createLiveKitStandIn, type LiveKitStandIn } from "./livekit/server.ts";
 import { createLiveKitWebhookApp } from "../../shared/livekit-webhook.ts";
 import { createWhatsAppWebhookApp } from "../../shared/whatsapp-webhook.ts";
 import { createRemindersApp } from "../../shared/reminders.ts";
+import { createPushApp } from "../../shared/push.ts";
 import { createOpenAIStandIn, type OpenAIStandIn } from "./openai/server.ts";
 import { createTwilioStandIn, type TwilioStandIn } from "./twilio/server.ts";
 
@@ -171,6 +172,7 @@ export async function createStack(options: StackOptions): Promise<Stack> {
         "livekit-webhook": webhook.fetch,
         "whatsapp-webhook": createWhatsAppWebhookApp(deps).fetch,
         reminders: createRemindersApp(deps).fetch,
+        push: createPushApp(deps).fetch,
       },
       storage,
       realtime: realtime.handle,

@@ -93,8 +93,17 @@ const remindersTimer = setInterval(() => {
   )).then((res) => res.body?.cancel()).catch((error) => console.error("reminders failed:", error.name));
 }, REMINDERS_EVERY_MS);
 
+// Supabase Cron calls the push function every few seconds in production; here, a timer does.
+const PUSH_EVERY_MS = 5_000;
+const pushTimer = setInterval(() => {
+  Promise.resolve(stack.handler(
+    new Request(`${apiUrl}/functions/v1/push`, { method: "POST", headers: { apikey: stack.secretKey } }),
+  )).then((res) => res.body?.cancel()).catch((error) => console.error("push failed:", error.name));
+}, PUSH_EVERY_MS);
+
 const stop = async () => {
   clearInterval(remindersTimer);
+  clearInterval(pushTimer);
   await server.shutdown();
   await stack.close();
   dataLock.close();
