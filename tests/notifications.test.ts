@@ -12,7 +12,8 @@
  * Covered: a patient's own topic `user:{id}` carries appointment_confirmed
  * and appointment_cancelled, consultation_opened, _started and _closed,
  * new_message with the unread badge (equal to GET /v1/chat/unread-count and
- * without the message's text), video_call_incoming; another user's join is
+ * without the message's text), video_call_incoming, medical_file_shared
+ * (ids and type, no file name); another user's join is
  * refused while the owner's succeeds; a client's broadcast there never
  * arrives. Push subscriptions: create (again: same id), list, delete own;
  * another user's delete is 404 and their list empty; bad input names the
@@ -20,7 +21,7 @@
  * caused it gets no push; a 410 removes the subscription; without VAPID keys
  * push is off (503) and in-app still works.
  */
-import type { RealtimeChannel } from "@supabase/supabase-js";
+import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
 import webpush from "web-push";
 import { platformClient } from "./helpers/realtime.ts";
 import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
@@ -174,39 +175,84 @@ testBothDrivers(
         },
       );
 
-      await t.step("the doctor writes twice: new_message with the unread badge, no text", async () => {
-        const conv = await call(s, "POST", "/v1/chat/conversations", {
-          token: p.doctor.token,
-          body: { type: "direct", participants: [p.patient.id] },
-        });
-        expectStatus(conv, 201);
-        const conversationId = conv.body.data.id;
-        for (const [i, content] of ["Hola Pablo", "¿Cómo sigue?"].entries()) {
-          const sent = await call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, {
+      await t.step(
+        "the doctor writes twice, calls, shares a file: new_message with the badge, video_call_incoming, medical_file_shared",
+        async () => {
+          const conv = await call(s, "POST", "/v1/chat/conversations", {
             token: p.doctor.token,
-            body: { content, messageType: "text" },
+            body: { type: "direct", participants: [p.patient.id] },
           });
-          expectStatus(sent, 201);
-          const event = await find("new_message", (e) => e.messageId === sent.body.data.message.id);
-          assertEquals(event.conversationId, conversationId);
-          assertEquals(event.senderId, p.doctor.id);
-          assertEquals(event.badge, i + 1);
-          assert(!JSON.stringify(event).includes(content), "the message's text is not in the notification");
-        }
-        const unread = await call(s, "GET", "/v1/chat/unread-count", { token: p.patient.token });
-        expectStatus(unread, 200);
-        assertEquals(unread.body.data.total, 2, "the badge is the chat's own unread count");
-        assertEquals(events.filter((e) => e.event === "new_message").length, 2);
+          expectStatus(conv, 201);
+          const conversationId = conv.body.data.id;
+          for (const [i, content] of ["Hola Pablo", "¿Cómo sigue?"].entries()) {
+            const sent = await call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, {
+              token: p.doctor.token,
+              body: { content, messageType: "text" },
+            });
+            expectStatus(sent, 201);
+            const event = await find("new_message", (e) => e.messageId === sent.body.data.message.id);
+            assertEquals(event.conversationId, conversationId);
+            assertEquals(event.senderId, p.doctor.id);
+            assertEquals(event.badge, i + 1);
+            assert(!JSON.stringify(event).includes(content), "the message's text is not in the notification");
+          }
+          const unread = await call(s, "GET", "/v1/chat/unread-count", { token: p.patient.token });
+          expectStatus(unread, 200);
+          assertEquals(unread.body.data.total, 2, "the badge is the chat's own unread count");
+          assertEquals(events.filter((e) => e.event === "new_message").length, 2);
 
-        const callRes = await call(s, "POST", "/v1/chat/video-call/start", {
-          token: p.doctor.token,
-          body: { conversationId },
-        });
-        expectStatus(callRes, 201);
-        const incoming = await find("video_call_incoming");
-        assertEquals(incoming.conversationId, conversationId);
-        assertEquals(incoming.callerId, p.doctor.id);
-      });
+          const callRes = await call(s, "POST", "/v1/chat/video-call/start", {
+            token: p.doctor.token,
+            body: { conversationId },
+          });
+          expectStatus(callRes, 201);
+          const incoming = await find("video_call_incoming");
+          assertEquals(incoming.conversationId, conversationId);
+          assertEquals(incoming.callerId, p.doctor.id);
+
+          const bytes = new TextEncoder().encode("%PDF-1.4 receta");
+          const prepared = await call(s, "POST", "/v1/chat/upload-file", {
+            token: p.doctor.token,
+            body: {
+              conversationId,
+              filename: "receta.pdf",
+              mimeType: "application/pdf",
+              sizeBytes: bytes.length,
+            },
+          });
+          expectStatus(prepared, 201);
+          const { fileId, uploadUrl, objectKey } = prepared.body.data;
+          const storage = createClient(s.origin, s.stack.anonKey, {
+            accessToken: () => Promise.resolve(p.doctor.token),
+          }).storage;
+          const uploaded = await storage.from("chat-files").uploadToSignedUrl(
+            objectKey,
+            new URL(uploadUrl).searchParams.get("token")!,
+            new Blob([bytes], { type: "application/pdf" }),
+          );
+          assertEquals(uploaded.error, null);
+          assertEquals(
+            events.filter((e) => e.event === "medical_file_shared").length,
+            0,
+            "not before it is shared",
+          );
+          const withFile = await call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, {
+            token: p.doctor.token,
+            body: { attachments: [fileId] },
+          });
+          expectStatus(withFile, 201);
+          const shared = await find("medical_file_shared");
+          assertEquals(shared.fileId, fileId);
+          assertEquals(shared.messageId, withFile.body.data.message.id);
+          assertEquals(shared.mimeType, "application/pdf");
+          assertEquals(shared.sharedBy, p.doctor.id);
+          assert(!JSON.stringify(shared).includes("receta"), "no file name in the notification");
+          assertEquals(
+            (await find("new_message", (e) => e.messageId === withFile.body.data.message.id)).badge,
+            3,
+          );
+        },
+      );
     } finally {
       await Promise.all([patientRt, otherRt, secondDevice].map((c) => c.removeAllChannels()));
     }
