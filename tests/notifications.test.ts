@@ -75,7 +75,16 @@ async function people(s: TestStack) {
     expectStatus(res, 201);
     return res.body.data.id as string;
   };
-  return { admin, doctor, patient, otherPatient, bookAt };
+  /** The doctor confirms it. */
+  const confirm = async (appointmentId: string) => {
+    const res = await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
+      token: doctor.token,
+      body: { status: "CONFIRMED" },
+    });
+    expectStatus(res, 200);
+    return res;
+  };
+  return { admin, doctor, patient, otherPatient, bookAt, confirm };
 }
 
 testBothDrivers(
@@ -106,11 +115,7 @@ testBothDrivers(
 
       const appointmentId = await p.bookAt(2);
       await t.step("the doctor confirms the appointment: appointment_confirmed", async () => {
-        const res = await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-          token: p.doctor.token,
-          body: { status: "CONFIRMED" },
-        });
-        expectStatus(res, 200);
+        const res = await p.confirm(appointmentId);
         const event = await find("appointment_confirmed");
         assertEquals(event.appointmentId, appointmentId);
         assertEquals(event.status, "CONFIRMED");
@@ -336,13 +341,7 @@ testBothDrivers(
 
     await t.step("a confirmed appointment reaches the device, encrypted, signed with VAPID", async () => {
       const appointmentId = await p.bookAt(2);
-      expectStatus(
-        await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-          token: p.doctor.token,
-          body: { status: "CONFIRMED" },
-        }),
-        200,
-      );
+      await p.confirm(appointmentId);
       const before = pushService.received.length;
       const run = await runPush(s);
       assertEquals(run, { enabled: true, sent: 1, gone: 0, failed: 0 });
@@ -371,13 +370,7 @@ testBothDrivers(
     await t.step("the push service answers 410: the subscription is removed", async () => {
       pushService.expire(device.endpoint);
       const appointmentId = await p.bookAt(4);
-      expectStatus(
-        await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-          token: p.doctor.token,
-          body: { status: "CONFIRMED" },
-        }),
-        200,
-      );
+      await p.confirm(appointmentId);
       assertEquals(await runPush(s), { enabled: true, sent: 0, gone: 1, failed: 0 });
       const list = await call(s, "GET", path, { token: p.patient.token });
       assertEquals(list.body.data, []);
@@ -420,13 +413,7 @@ testBothDrivers("notifications: without VAPID keys push is off and in-app still 
       const events = heard(channel);
       assertEquals(await subscribe(channel), "SUBSCRIBED");
       const appointmentId = await p.bookAt(2);
-      expectStatus(
-        await call(s, "PATCH", `/v1/appointments/${appointmentId}`, {
-          token: p.doctor.token,
-          body: { status: "CONFIRMED" },
-        }),
-        200,
-      );
+      await p.confirm(appointmentId);
       await eventually(
         "appointment_confirmed",
         () => events.find((e) => e.event === "appointment_confirmed"),

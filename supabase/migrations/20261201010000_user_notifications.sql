@@ -220,22 +220,12 @@ $$;
 
 revoke all on function app.chat_unread_total(uuid) from public;
 
--- The conversation's other participants, who have not left it and joined before `p_at`.
-create or replace function app.chat_recipients(p_conversation_id uuid, p_sender uuid, p_at timestamptz)
-returns setof uuid
-language sql stable
-security definer
-set search_path = ''
-as $$
-  select p.user_id from public.conversation_participants p
-   where p.conversation_id = p_conversation_id and p.user_id <> p_sender
-     and p.left_at is null and p.joined_at <= p_at
-$$;
-
-revoke all on function app.chat_recipients(uuid, uuid, timestamptz) from public;
-
--- At commit (deferred), as the conversation's own new_message.
-create or replace function app.notify_chat_message() returns trigger
+-- An event to the conversation's other participants who were in it at `p_at`
+-- (joined before, not left), with, if asked, each one's unread badge.
+create or replace function app.notify_chat_recipients(
+  p_conversation_id uuid, p_sender uuid, p_at timestamptz, p_event text, p_payload jsonb,
+  p_urgency text default 'normal', p_with_badge boolean default false
+) returns void
 language plpgsql
 security definer
 set search_path = ''
@@ -243,13 +233,30 @@ as $$
 declare
   v_user uuid;
 begin
-  for v_user in select app.chat_recipients(new.conversation_id, new.sender_id, new.created_at) loop
-    perform app.notify_user(v_user, 'new_message', jsonb_build_object(
-      'conversationId', new.conversation_id, 'messageId', new.id, 'senderId', new.sender_id,
-      'messageType', new.message_type, 'createdAt', app.iso(new.created_at),
-      'badge', app.chat_unread_total(v_user)
-    ));
+  for v_user in
+    select p.user_id from public.conversation_participants p
+     where p.conversation_id = p_conversation_id and p.user_id <> p_sender
+       and p.left_at is null and p.joined_at <= p_at
+  loop
+    perform app.notify_user(v_user, p_event, p_payload || case when p_with_badge
+      then jsonb_build_object('badge', app.chat_unread_total(v_user)) else '{}'::jsonb end, p_urgency);
   end loop;
+end;
+$$;
+
+revoke all on function app.notify_chat_recipients(uuid, uuid, timestamptz, text, jsonb, text, boolean) from public;
+
+-- At commit (deferred), as the conversation's own new_message.
+create or replace function app.notify_chat_message() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform app.notify_chat_recipients(new.conversation_id, new.sender_id, new.created_at, 'new_message',
+    jsonb_build_object('conversationId', new.conversation_id, 'messageId', new.id, 'senderId', new.sender_id,
+                       'messageType', new.message_type, 'createdAt', app.iso(new.created_at)),
+    p_with_badge => true);
   return null;
 end;
 $$;
@@ -264,15 +271,11 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_user uuid;
 begin
-  for v_user in select app.chat_recipients(new.conversation_id, new.started_by, new.started_at) loop
-    perform app.notify_user(v_user, 'video_call_incoming', jsonb_build_object(
-      'conversationId', new.conversation_id, 'callId', new.id, 'callerId', new.started_by,
-      'startedAt', app.iso(new.started_at)
-    ), 'high');
-  end loop;
+  perform app.notify_chat_recipients(new.conversation_id, new.started_by, new.started_at, 'video_call_incoming',
+    jsonb_build_object('conversationId', new.conversation_id, 'callId', new.id, 'callerId', new.started_by,
+                       'startedAt', app.iso(new.started_at)),
+    'high');
   return null;
 end;
 $$;
@@ -286,15 +289,11 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_user uuid;
 begin
-  for v_user in select app.chat_recipients(new.conversation_id, new.uploaded_by, new.shared_at) loop
-    perform app.notify_user(v_user, 'medical_file_shared', jsonb_build_object(
-      'conversationId', new.conversation_id, 'messageId', new.message_id, 'fileId', new.id,
-      'sharedBy', new.uploaded_by, 'mimeType', new.mime_type, 'sharedAt', app.iso(new.shared_at)
-    ), 'high');
-  end loop;
+  perform app.notify_chat_recipients(new.conversation_id, new.uploaded_by, new.shared_at, 'medical_file_shared',
+    jsonb_build_object('conversationId', new.conversation_id, 'messageId', new.message_id, 'fileId', new.id,
+                       'sharedBy', new.uploaded_by, 'mimeType', new.mime_type, 'sharedAt', app.iso(new.shared_at)),
+    'high');
   return null;
 end;
 $$;
