@@ -1,7 +1,7 @@
 import { envelope } from "../../app/envelope.ts";
 import { ApiError, invalidField, notFound } from "../../app/problem.ts";
 import type { AppRouteHandler } from "../../app/types.ts";
-import { endpointAllowed } from "../../adapters/push/web-push.ts";
+import { endpointAllowed } from "../../adapters/push/endpoint.ts";
 import * as q from "./notifications.queries.ts";
 import type {
   CreateSubscriptionRoute,

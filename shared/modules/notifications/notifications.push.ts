@@ -5,7 +5,8 @@
  * in another. A subscription the push service no longer knows (404, 410)
  * goes with its pushes; a failure is tried again by a later run.
  */
-import { createPushSender, endpointAllowed, type PushSender } from "../../adapters/push/web-push.ts";
+import { endpointAllowed } from "../../adapters/push/endpoint.ts";
+import { createPushSender, type PushSender } from "../../adapters/push/web-push.ts";
 import type { PushConfig } from "../../config.ts";
 import type { Deps } from "../../app/types.ts";
 import { claimPushDeliveries, finishPushDeliveries, type PushDelivery } from "./notifications.privileged.ts";
