@@ -18,7 +18,9 @@
  * arrives. Push subscriptions: create (again: same id), list, delete own;
  * another user's delete is 404 and their list empty; bad input names the
  * field; a push reaches the stand-in and decrypts to the event; the one who
- * caused it gets no push; a 410 removes the subscription; without VAPID keys
+ * caused it gets no push; a 503 is tried again and delivered once; an
+ * endpoint registered by another account moves to it; a 410 removes the
+ * subscription; without VAPID keys
  * push is off (503) and in-app still works.
  */
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
@@ -358,6 +360,36 @@ testBothDrivers(
       assert(listed.body.data[0].lastSentAt !== null);
     });
 
+    await t.step("the push service fails (503): tried again by the next run, delivered once", async () => {
+      pushService.failNext(device.endpoint, 503);
+      const appointmentId = await p.bookAt(5);
+      await p.confirm(appointmentId);
+      const before = pushService.received.length;
+      assertEquals(await runPush(s), { enabled: true, sent: 0, gone: 0, failed: 1 });
+      assertEquals(await runPush(s), { enabled: true, sent: 1, gone: 0, failed: 0 });
+      assertEquals(pushService.received.length, before + 1);
+      assertEquals(JSON.parse(pushService.received[before].payload).data.appointmentId, appointmentId);
+    });
+
+    await t.step(
+      "the same endpoint registered by another account (a shared device) moves to it",
+      async () => {
+        const shared = await pushService.subscribe(vapid.publicKey);
+        const mine = await call(s, "POST", path, { token: p.patient.token, body: shared });
+        expectStatus(mine, 201);
+        const theirs = await call(s, "POST", path, { token: p.otherPatient.token, body: shared });
+        expectStatus(theirs, 201);
+        const patientList = await call(s, "GET", path, { token: p.patient.token });
+        assertEquals(patientList.body.data.map((x: Payload) => x.endpoint), [device.endpoint]);
+        const otherList = await call(s, "GET", path, { token: p.otherPatient.token });
+        assertEquals(otherList.body.data.map((x: Payload) => x.endpoint), [shared.endpoint]);
+        expectStatus(
+          await call(s, "DELETE", `${path}/${theirs.body.data.id}`, { token: p.otherPatient.token }),
+          200,
+        );
+      },
+    );
+
     await t.step("who caused the change gets no push: the patient cancels", async () => {
       const appointmentId = await p.bookAt(3);
       expectStatus(
@@ -389,7 +421,11 @@ testBothDrivers(
       );
     });
 
-    assertEquals(pushService.refused.filter((r) => r.status !== 410), [], "every push was well-formed");
+    assertEquals(
+      pushService.refused.filter((r) => r.status !== 410 && r.status !== 503),
+      [],
+      "every push was well-formed",
+    );
   },
   { env: PUSH_ENV },
 );

@@ -32,6 +32,8 @@ export interface PushServiceStandIn {
   subscribe(applicationServerKey?: string): Promise<StandInSubscription>;
   /** From now on the endpoint answers 410 Gone (the user revoked it, the browser dropped it). */
   expire(endpoint: string): void;
+  /** The next push to the endpoint is answered with this status (a push service's 429 or 5xx). */
+  failNext(endpoint: string, status: number): void;
   received: ReceivedPush[];
   /** Requests refused, with the reason (bad VAPID, undecryptable body, ...). */
   refused: Array<{ endpoint: string; status: number; reason: string }>;
@@ -46,6 +48,7 @@ interface Device {
   auth: Bytes;
   applicationServerKey?: string;
   expired: boolean;
+  failNext?: number;
 }
 
 const b64url = (bytes: Uint8Array) =>
@@ -158,6 +161,11 @@ export function startPushServiceStandIn(): PushServiceStandIn {
         if (request.method !== "POST") throw new Refusal(405, "POST only");
         if (!device) throw new Refusal(404, "no such subscription");
         if (device.expired) throw new Refusal(410, "subscription expired");
+        if (device.failNext) {
+          const status = device.failNext;
+          device.failNext = undefined;
+          throw new Refusal(status, "failing as asked");
+        }
         const ttl = request.headers.get("TTL");
         if (ttl === null || !/^\d+$/.test(ttl)) throw new Refusal(400, "no TTL header");
         if (request.headers.get("Content-Encoding") !== "aes128gcm") throw new Refusal(415, "not aes128gcm");
@@ -203,6 +211,10 @@ export function startPushServiceStandIn(): PushServiceStandIn {
     expire(endpoint) {
       const device = devices.get(endpoint.split("/").pop() ?? "");
       if (device) device.expired = true;
+    },
+    failNext(endpoint, status) {
+      const device = devices.get(endpoint.split("/").pop() ?? "");
+      if (device) device.failNext = status;
     },
     close: () => server.shutdown(),
   };
