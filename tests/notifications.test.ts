@@ -18,7 +18,8 @@
  * arrives. Push subscriptions: create (again: same id), list, delete own;
  * another user's delete is 404 and their list empty; bad input names the
  * field; a push reaches the stand-in and decrypts to the event; the one who
- * caused it gets no push; a 503 is tried again and delivered once; an
+ * caused it gets no push; a 503 is tried again and delivered once; while a
+ * push service holds a call the database answers, and the call times out; an
  * endpoint registered by another account moves to it; a 410 removes the
  * subscription; without VAPID keys
  * push is off (503) and in-app still works.
@@ -275,7 +276,9 @@ const vapid = webpush.generateVAPIDKeys();
 const pushService = startPushServiceStandIn();
 addEventListener("unload", () => pushService.close());
 
+const PUSH_TIMEOUT_MS = 1_500;
 const PUSH_ENV = {
+  WEB_PUSH_TIMEOUT_MS: String(PUSH_TIMEOUT_MS),
   WEB_PUSH_VAPID_PUBLIC_KEY: vapid.publicKey,
   WEB_PUSH_VAPID_PRIVATE_KEY: vapid.privateKey,
   WEB_PUSH_SUBJECT: "mailto:ops@consultorio.test",
@@ -369,6 +372,23 @@ testBothDrivers(
       assertEquals(await runPush(s), { enabled: true, sent: 1, gone: 0, failed: 0 });
       assertEquals(pushService.received.length, before + 1);
       assertEquals(JSON.parse(pushService.received[before].payload).data.appointmentId, appointmentId);
+    });
+
+    await t.step("no transaction waits on the push service, and a silent one times out", async () => {
+      const appointmentId = await p.bookAt(6);
+      await p.confirm(appointmentId);
+      const stall = pushService.stallNext(device.endpoint);
+      const started = Date.now();
+      const run = runPush(s);
+      await stall.arrived;
+      // While the push service holds the call, the database answers the device's owner at once.
+      const list = await call(s, "GET", path, { token: p.patient.token });
+      expectStatus(list, 200);
+      assert(Date.now() - started < PUSH_TIMEOUT_MS, "the database waited for the push service");
+      assertEquals(await run, { enabled: true, sent: 0, gone: 0, failed: 1 }, "given up at the timeout");
+      assert(Date.now() - started >= PUSH_TIMEOUT_MS);
+      stall.release();
+      assertEquals((await runPush(s)).sent, 1, "tried again by the next run");
     });
 
     await t.step(

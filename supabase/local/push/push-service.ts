@@ -34,6 +34,11 @@ export interface PushServiceStandIn {
   expire(endpoint: string): void;
   /** The next push to the endpoint is answered with this status (a push service's 429 or 5xx). */
   failNext(endpoint: string, status: number): void;
+  /**
+   * The next push to the endpoint is held, unanswered, until release() (a
+   * slow push service): `arrived` resolves once it is held.
+   */
+  stallNext(endpoint: string): { arrived: Promise<void>; release(): void };
   received: ReceivedPush[];
   /** Requests refused, with the reason (bad VAPID, undecryptable body, ...). */
   refused: Array<{ endpoint: string; status: number; reason: string }>;
@@ -49,6 +54,7 @@ interface Device {
   applicationServerKey?: string;
   expired: boolean;
   failNext?: number;
+  stall?: { arrived: () => void; released: Promise<void> };
 }
 
 const b64url = (bytes: Uint8Array) =>
@@ -171,6 +177,12 @@ export function startPushServiceStandIn(): PushServiceStandIn {
         if (request.headers.get("Content-Encoding") !== "aes128gcm") throw new Refusal(415, "not aes128gcm");
         const vapid = await verifyVapid(request.headers.get("Authorization"), origin, device);
         const body = new Uint8Array(await request.arrayBuffer());
+        if (device.stall) {
+          const stall = device.stall;
+          device.stall = undefined;
+          stall.arrived();
+          await stall.released; // the sender may have given up by then: received all the same
+        }
         if (body.length > 4096) throw new Refusal(413, "more than 4096 bytes");
         const payload = await decrypt(device, body);
         received.push({
@@ -211,6 +223,13 @@ export function startPushServiceStandIn(): PushServiceStandIn {
     expire(endpoint) {
       const device = devices.get(endpoint.split("/").pop() ?? "");
       if (device) device.expired = true;
+    },
+    stallNext(endpoint) {
+      const device = devices.get(endpoint.split("/").pop() ?? "");
+      const arrived = Promise.withResolvers<void>();
+      const released = Promise.withResolvers<void>();
+      if (device) device.stall = { arrived: arrived.resolve, released: released.promise };
+      return { arrived: arrived.promise, release: released.resolve };
     },
     failNext(endpoint, status) {
       const device = devices.get(endpoint.split("/").pop() ?? "");
