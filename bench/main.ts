@@ -14,6 +14,8 @@
  * 5. The api function's cold start (process start to first answer) against a
  *    bare Hono app's.
  * 6. The realistic mix of bench/mix.ts at 1, 8 and 32 concurrent clients.
+ * 7. A patient's record with 100 consultations: the FHIR export against the
+ *    REST reads of the same data (bench/fhir-export.ts; it also runs alone).
  *
  * Settings (environment): BENCH_REQUESTS (2000 per round and mode),
  * BENCH_WARMUP (200), BENCH_ROUNDS (3), BENCH_CONCURRENCY (8),
@@ -22,13 +24,15 @@
  * appointments, BENCH_LIST_REQUESTS (600 list requests per page and size),
  * BENCH_QUERY_CALLS (2000 database calls per path and size), BENCH_REALTIME_SAMPLES
  * (300 messages), BENCH_COLD_STARTS (10 starts of each), BENCH_MIX_SECONDS
- * (10 seconds per client count); DATABASE_URL to
+ * (10 seconds per client count), BENCH_FHIR_CONSULTATIONS (100) and BENCH_FHIR_REQUESTS
+ * (200 of each); DATABASE_URL to
  * use that server (a fresh database is created and dropped) instead of a
  * throwaway one. A quick run: BENCH_APPOINTMENTS_LARGE=50000
  * BENCH_LIST_REQUESTS=100 BENCH_QUERY_CALLS=300 BENCH_REQUESTS=300.
  */
 import { measureAppointmentLists } from "./appointments-list.ts";
 import { measureColdStart } from "./cold-start.ts";
+import { measureFhirExport } from "./fhir-export.ts";
 import { measureMix } from "./load.ts";
 import { measureRealtimeLatency } from "./realtime-latency.ts";
 import { startBareServer } from "./bare-get.ts";
@@ -72,6 +76,8 @@ const config = {
   realtimeSamples: setting("BENCH_REALTIME_SAMPLES", 300),
   coldStarts: setting("BENCH_COLD_STARTS", 10),
   mixSeconds: setting("BENCH_MIX_SECONDS", 10),
+  fhirConsultations: setting("BENCH_FHIR_CONSULTATIONS", 100),
+  fhirRequests: setting("BENCH_FHIR_REQUESTS", 200),
 };
 const MIX_CLIENTS = [1, 8, 32];
 /** Untimed calls before an appointment measurement: a tenth of the timed ones, at least 20. */
@@ -328,6 +334,12 @@ async function main() {
     messages: m.messages,
   }));
 
+  const fhirExport = await measureFhirExport(await database.another(), jwtSecret, {
+    consultations: config.fhirConsultations,
+    requests: config.fhirRequests,
+    warmup: warmupFor(config.fhirRequests),
+  }, progress);
+
   const versions = await dependencyVersions();
   const results: BenchResults = {
     timestamp: new Date().toISOString(),
@@ -389,6 +401,14 @@ async function main() {
         `URL and confirmed), ${config.mixSeconds} s at each client count; 32 patients in live consultations ` +
         `listen on Realtime and every acknowledged message must reach them exactly once. Sign-ins (about ` +
         `one request in eight) queue on the one Argon2id worker thread.`,
+      fhirExport: `a fresh database with one patient of the doctor and ${config.fhirConsultations} past ` +
+        `visits (appointment, closed consultation, clinic history with a diagnosis, 3 vital signs and a ` +
+        `prescription), loaded as the owner; the doctor signs in on a secured server whose pool goes ` +
+        `through a counting proxy. GET /v1/fhir/Patient/{id}/$everything against the 5 REST reads of the ` +
+        `same data one after the other (the patient, antecedents, appointments?limit=200, ` +
+        `clinic-histories?limit=200, consultations?limit=200); ${warmupFor(config.fhirRequests)} warm-up ` +
+        `calls each, then 2 alternating rounds, ${config.fhirRequests} of each in all. Round trips: one ` +
+        `export after warm-up, counted at the proxy.`,
     },
     latency,
     roundTrips,
@@ -396,6 +416,7 @@ async function main() {
     realtime: { ...realtime, samples: config.realtimeSamples },
     coldStart: { ...coldStart, eagerHeavyImports: coldStart.eagerHeavyImports ?? [] },
     mix,
+    fhirExport,
   };
 
   console.log(`\n${formatTable(results)}\n`);

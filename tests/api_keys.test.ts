@@ -12,13 +12,13 @@
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
 import { insertedConsultation } from "./helpers/clinic.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
+import { BUCKET, createTestBucket } from "./helpers/storage.ts";
 import { realtimeToken, type StartOptions, testBothDrivers, type TestStack } from "./helpers/stack.ts";
 
 const MODES: [string, StartOptions][] = [
   ["ES256 signing keys", {}],
   ["legacy HS256 secret", { env: { JWT_SECRET: "a-legacy-project-jwt-secret-of-48-characters-ok!" } }],
 ];
-const BUCKET = "consultation-files";
 const NO_SESSION = { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } };
 
 function clientWith(s: TestStack, key: string, token?: string) {
@@ -50,6 +50,7 @@ for (const [mode, options] of MODES) {
   testBothDrivers(
     `API keys (${mode}): Storage with the publishable key and a user, or the secret key`,
     async (t, s) => {
+      await createTestBucket(s);
       const c = await insertedConsultation(s);
       const path = `${c.id}/${crypto.randomUUID()}-notes.txt`;
       const bytes = new TextEncoder().encode("notas de la consulta\n".repeat(20));

@@ -34,6 +34,16 @@ Deno.test("code rules: handlers and routes import no SDK of an outside service",
   assert(offenders.length === 0, offenders.join(", "));
 });
 
+Deno.test("code rules: the FHIR validator (@medplum/*) is imported from tests/ only", async () => {
+  const offenders: string[] = [];
+  for (const dir of ["shared/", "functions/", "supabase/", "bench/"]) {
+    for await (const [path, text] of files(new URL(dir, ROOT), ".ts")) {
+      if (/from\s+"@medplum\//.test(text)) offenders.push(path);
+    }
+  }
+  assert(offenders.length === 0, `@medplum imported outside tests/: ${offenders.join(", ")}`);
+});
+
 Deno.test("code rules: every table created by a migration enables row-level security", async () => {
   const missing: string[] = [];
   for await (const [, sql] of files(new URL("supabase/migrations/", ROOT), ".sql")) {

@@ -84,6 +84,10 @@ const POLICY_COLUMNS: [table: string, column: string][] = [
   ["public.ai_conversations", "doctor_id"],
   ["public.ai_messages", "conversation_id"],
   ["public.whatsapp_messages", "sent_by"],
+  ["public.fhir_source_identifiers", "patient_id"],
+  ["public.fhir_source_identifiers", "created_by"],
+  ["public.imported_vital_signs", "patient_id"],
+  ["public.imported_vital_signs", "recorded_by"],
   ["public.appointment_reminders", "patient_id"],
 ];
 

@@ -5,8 +5,11 @@
  * opened too much) shows up as a wrong cell. The same matrix holds at the
  * SQL level in supabase/tests/database/ (pgTAP).
  */
+import { verifyAccessToken } from "../shared/auth/jwt.ts";
+import type { Claims } from "../shared/db/database.ts";
 import { assertEquals } from "./helpers/std.ts";
 import { at, book, clinicHistoryBody, registerPatient, specialtyOf } from "./helpers/clinic.ts";
+import { conditionAbout } from "./helpers/fhir.ts";
 import { call, createUser, testBothDrivers } from "./helpers/stack.ts";
 
 type Actor = "anon" | "admin" | "doctorWith" | "doctorWithout" | "patientSelf" | "patientOther";
@@ -39,6 +42,9 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
     body: clinicHistoryBody(A),
   });
   const H = history.body.data.id;
+  const D = history.body.data.diagnostics[0].id;
+  const V = history.body.data.vitalSigns[0].id;
+  const RX = history.body.data.prescription.medications[0].id;
   const P = patientSelf.id;
   // An emergency conversation (exempt from chat hours, so the matrix holds at any time of day).
   const conversation = await call(s, "POST", "/v1/chat/conversations", {
@@ -131,12 +137,33 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
       expect: row(401, 403, 201, 404, 403, 403),
     },
     { method: "GET", path: `/v1/twilio/message/${W}/status`, expect: row(401, 200, 404, 404, 404, 404) },
+    // The FHIR face: the same rules, FHIR's shapes (OperationOutcome for a refusal after sign-in).
+    { method: "GET", path: "/v1/fhir/metadata", expect: row(200, 200, 200, 200, 200, 200) },
+    { method: "GET", path: `/v1/fhir/Patient/${P}/$everything`, expect: row(401, 403, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/fhir/Patient/${P}`, expect: row(401, 200, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/fhir/Appointment/${A}`, expect: row(401, 403, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/fhir/Condition/${D}`, expect: row(401, 403, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/fhir/Observation/${V}`, expect: row(401, 403, 200, 404, 200, 404) },
+    { method: "GET", path: `/v1/fhir/MedicationRequest/${RX}`, expect: row(401, 403, 200, 404, 200, 404) },
+    {
+      method: "GET",
+      path: `/v1/fhir/Practitioner/${doctorWith.id}`,
+      expect: row(401, 200, 200, 200, 200, 200),
+    },
+    {
+      method: "POST",
+      path: "/v1/fhir/Bundle",
+      body: conditionAbout(P),
+      expect: row(401, 403, 201, 404, 403, 403),
+    },
   ];
 
   for (const cell of matrix) {
     await t.step(
       `${cell.method} ${
         cell.path.replaceAll(P, "{patient}").replaceAll(A, "{appointment}").replaceAll(H, "{history}")
+          .replaceAll(doctorWith.id, "{doctor}").replaceAll(D, "{diagnosis}").replaceAll(V, "{vitalSign}")
+          .replaceAll(RX, "{medication}")
           .replaceAll(C, "{conversation}").replaceAll(M, "{message}")
           .replaceAll(AI, "{aiConversation}").replaceAll(W, "{messageSid}")
       }`,
@@ -145,7 +172,9 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
         for (const actor of ACTORS) {
           const res = await call(s, cell.method, cell.path, { token: tokens[actor], body: cell.body });
           got[actor] = res.status;
-          if (res.status >= 400) assertEquals(res.headers.get("content-type"), "application/problem+json");
+          const fhir = cell.path.startsWith("/v1/fhir/") && res.status !== 401;
+          const errorType = fhir ? "application/fhir+json" : "application/problem+json";
+          if (res.status >= 400) assertEquals(res.headers.get("content-type"), errorType);
         }
         assertEquals(got, cell.expect);
       },
@@ -228,18 +257,18 @@ testBothDrivers("RLS matrix: who may do what to a patient's records", async (t, 
       }
 
       // The rule is the database's: a direct query with an admin's claims cannot read the text.
-      const claimsOf = (token: string) =>
-        JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-      const asCaller = (actor: Actor, sql: string) =>
+      const claimsOf = async (token: string) =>
+        (await verifyAccessToken(token, s.stack.config.jwt))! as Claims;
+      const asCaller = async (actor: Actor, sql: string) =>
         s.stack.deps.db.asCaller(
-          claimsOf(tokens[actor]!),
+          await claimsOf(tokens[actor]!),
           (tx) => tx.query<{ text: string | null }>(sql, [A]),
         )
           .then((rows) => rows[0]?.text ?? null, (error) => `error ${error.code}`);
       const E = off.body.data.id;
-      const asCallerE = (actor: Actor, sql: string) =>
+      const asCallerE = async (actor: Actor, sql: string) =>
         s.stack.deps.db.asCaller(
-          claimsOf(tokens[actor]!),
+          await claimsOf(tokens[actor]!),
           (tx) => tx.query<{ text: string | null }>(sql, [E]),
         )
           .then((rows) => rows[0]?.text ?? null, (error) => `error ${error.code}`);

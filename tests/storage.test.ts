@@ -27,8 +27,8 @@ import {
 } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/std.ts";
 import { call, createUser, login, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
+import { BUCKET, createTestBucket } from "./helpers/storage.ts";
 
-const BUCKET = "test-files";
 const MIB = 1024 * 1024;
 
 interface Fixture {
@@ -38,28 +38,6 @@ interface Fixture {
   otherPatient: TestPatient;
   admin: TestUser;
   consultationId: string;
-}
-
-/**
- * The test bucket, with a member's plain rules: any object under
- * `{consultationId}/` for its doctor and patient.
- */
-async function createTestBucket(s: TestStack) {
-  const member = `bucket_id = '${BUCKET}'
-    and (select app.takes_part_in_consultation(app.topic_id('c:' || (storage.foldername(name))[1], 'c')))`;
-  await s.stack.deps.db.queryAsOwner(
-    `insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
-     values ($1, $1, false, 10485760,
-             array['application/pdf', 'image/jpeg', 'image/png', 'image/webp', 'text/plain'])`,
-    [BUCKET],
-  );
-  for (
-    const sql of [
-      `create policy "test: members read" on storage.objects for select to authenticated using (${member})`,
-      `create policy "test: members upload" on storage.objects for insert to authenticated with check (${member})`,
-      `create policy "test: members delete" on storage.objects for delete to authenticated using (${member})`,
-    ]
-  ) await s.stack.deps.db.queryAsOwner(sql);
 }
 
 /** A consultation between `doctor` and `patient`, and people who have no part in it. */

@@ -57,8 +57,10 @@ async function supabaseObjects(db: Database): Promise<string[]> {
     select format('constraint %s on %s.%s: %s', c.conname, r.nspname, r.relname, pg_get_constraintdef(c.oid))
       from pg_constraint c join rel r on r.oid = c.conrelid
     union all
+    -- The project's own triggers (their function outside these schemas) are its to add.
     select format('trigger %s', pg_get_triggerdef(t.oid))
-      from pg_trigger t join rel r on r.oid = t.tgrelid where not t.tgisinternal
+      from pg_trigger t join rel r on r.oid = t.tgrelid join pg_proc f on f.oid = t.tgfoid
+     where not t.tgisinternal and f.pronamespace in (select oid from s)
     union all
     select format('function %s owner %s acl %s definition md5 %s', p.oid::regprocedure,
                   pg_get_userbyid(p.proowner), p.proacl, md5(pg_get_functiondef(p.oid)))
@@ -233,9 +235,9 @@ Deno.test({
           "create policy probe on storage.buckets for select to anon using (true)",
         ],
         [
-          "creates a trigger on storage.objects",
+          "creates a trigger on realtime.messages",
           `create function public.probe() returns trigger language plpgsql
-           as $$ begin return new; end $$; create trigger probe before insert on storage.objects
+           as $$ begin return new; end $$; create trigger probe before insert on realtime.messages
            for each row execute function public.probe()`,
         ],
         [

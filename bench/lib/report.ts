@@ -1,4 +1,5 @@
 /** The bench's results: one model, printed as a table, written as JSON and as Markdown. */
+import type { FhirExportResult } from "../fhir-export.ts";
 import { round, type Summary } from "./stats.ts";
 
 export const LATENCY_GOAL_AT_P50 = 1.5;
@@ -98,6 +99,7 @@ export interface BenchResults {
     realtime: string;
     coldStart: string;
     mix: string;
+    fhirExport: string;
   };
   latency: { secured: LatencyResult; bare: LatencyResult };
   roundTrips: { secured: RoundTripResult; bare: RoundTripResult };
@@ -111,6 +113,7 @@ export interface BenchResults {
   realtime: RealtimeResult;
   coldStart: ColdStartResult;
   mix: MixRun[];
+  fhirExport: FhirExportResult;
 }
 
 interface Row {
@@ -290,6 +293,21 @@ function mixSection(r: BenchResults): Section {
   };
 }
 
+function fhirSection(r: BenchResults): Section {
+  const f = r.fhirExport;
+  return {
+    title: `a patient's record, ${f.consultations} consultations`,
+    measured: "FHIR $everything",
+    baseline: `${f.restRequests} REST reads`,
+    rows: [
+      { metric: "p50 (ms)", measured: f.export.p50, baseline: f.rest.p50, digits: 2 },
+      { metric: "p99 (ms)", measured: f.export.p99, baseline: f.rest.p99, digits: 2 },
+      { metric: "answer (kB)", measured: f.bytes.export / 1000, baseline: f.bytes.rest / 1000, digits: 0 },
+      { metric: "DB round trips, export", measured: f.exportRoundTrips, baseline: f.restRequests, digits: 0 },
+    ],
+  };
+}
+
 const sections = (r: BenchResults) => [
   userSection(r),
   listSection(r),
@@ -297,6 +315,7 @@ const sections = (r: BenchResults) => [
   realtimeSection(r),
   coldStartSection(r),
   mixSection(r),
+  fhirSection(r),
 ];
 
 interface Goal {
@@ -430,6 +449,7 @@ export function formatTable(r: BenchResults): string {
     `realtime: ${r.method.realtime}`,
     `cold start: ${r.method.coldStart}`,
     `realistic mix: ${r.method.mix}`,
+    `FHIR export: ${r.method.fhirExport}`,
   ].join("\n");
 }
 
@@ -470,6 +490,8 @@ export function formatMarkdown(r: BenchResults): string {
     "",
     `Realistic mix: ${r.method.mix}`,
     "",
+    `FHIR export: ${r.method.fhirExport}`,
+    "",
   ].join("\n");
 }
 
@@ -500,6 +522,7 @@ export function toJson(r: BenchResults): unknown {
     realtime: roundDeep(r.realtime),
     coldStart: roundDeep(r.coldStart),
     mix: roundDeep(r.mix),
+    fhirExport: roundDeep(r.fhirExport),
   };
 }
 

@@ -19,6 +19,8 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
   // Twilio's webhooks: signed with X-Twilio-Signature, which the handler checks.
   "POST /v1/twilio/webhook/whatsapp",
   "POST /v1/twilio/webhook/whatsapp/status",
+  // FHIR's CapabilityStatement: clients read it before they sign in.
+  "GET /v1/fhir/metadata",
 ]);
 
 export function bearerToken(header: string | undefined): string | undefined {

@@ -25,6 +25,10 @@ export const EmailSchema = z.email().max(254).transform((e) => e.toLowerCase())
 
 export const PersonNameSchema = z.string().trim().min(2).max(100);
 
+/** A file's SHA-256, in hexadecimal, as the client computed it. */
+export const Sha256Schema = z.string().regex(/^[0-9a-fA-F]{64}$/, "debe ser el SHA-256 en hexadecimal")
+  .openapi({ example: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" });
+
 export const IsoDateTime = z.string().openapi({ format: "date-time" });
 
 /** An instant given by a client: ISO 8601 with its offset (or Z). */

@@ -17,7 +17,7 @@ export const ProblemDetailsSchema = z.object({
   timestamp: z.string().openapi({ format: "date-time" }),
 }).openapi("ProblemDetails");
 
-const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+export const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: "Invalid input (VAL_001 names each field; FILE_003, CHAT_002)",
   401: "Missing, invalid, expired or revoked token (AUTH_001)",
   403: "Not allowed for this role (AUTH_002; CHAT_001, CHAT_003)",
@@ -46,8 +46,13 @@ export function problems<const S extends ProblemStatus>(...statuses: S[]) {
   };
 }
 
-/** Statuses every protected route may answer. */
-export const PROTECTED = [400, 401, 429, 500] as const;
+/**
+ * Nothing: the answers an operation's shape implies (400 with input, 401 when
+ * authenticated, 404 with a path id, 413 with a body, 500) are added to the
+ * document by openapi-document.ts. Kept so that routes written against the
+ * older list still compile; declare only the statuses a route adds.
+ */
+export const PROTECTED = [] as const;
 
 export function jsonBody<T extends z.ZodType>(schema: T, description = "JSON body") {
   return { required: true, description, content: { "application/json": { schema } } };

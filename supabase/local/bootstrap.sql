@@ -211,6 +211,9 @@ alter table storage.objects enable row level security;
 revoke all on storage.buckets, storage.objects from anon, authenticated, service_role;
 grant select, insert, update, delete on storage.buckets, storage.objects
   to postgres, anon, authenticated, service_role;
+-- A project may add its own triggers on storage.objects (Supabase grants its
+-- postgres role TRIGGER there; the product's guard of file slots is one).
+grant trigger on storage.objects to postgres;
 
 create or replace function storage.foldername(name text) returns text[]
 language plpgsql immutable

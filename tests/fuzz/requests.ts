@@ -15,6 +15,8 @@ export interface Operation {
   /** Path under the function, with `{param}` placeholders, e.g. /v1/user/{id} */
   path: string;
   pathParams: string[];
+  /** The path parameters' schemas (an enum's valid values are drawn from it; a pattern is not a uuid). */
+  pathSchemas: Record<string, Schema>;
   query: { name: string; required: boolean; schema: Schema }[];
   body?: Schema;
   isPublic: boolean;
@@ -55,6 +57,7 @@ export function operationsOf(doc: any): Operation[] {
         method: method.toUpperCase(),
         path: path.replace(/^\/api/, ""),
         pathParams: params.filter((p) => p.in === "path").map((p) => p.name),
+        pathSchemas: Object.fromEntries(params.filter((p) => p.in === "path").map((p) => [p.name, p.schema])),
         query: params.filter((p) => p.in === "query").map((p) => ({
           name: p.name,
           required: Boolean(p.required),
@@ -279,7 +282,10 @@ function queryString(entries: [string, string][]): string {
 function validPathParams(op: Operation, pool: IdPool): fc.Arbitrary<Record<string, string>> {
   const model: Record<string, fc.Arbitrary<string>> = {};
   for (const name of op.pathParams) {
-    model[name] = /id$/i.test(name) && name !== "identity"
+    const schema = op.pathSchemas[name];
+    model[name] = Array.isArray(schema?.enum)
+      ? fc.constantFrom(...(schema.enum as string[]))
+      : /id$/i.test(name) && name !== "identity"
       ? validString({ format: "uuid" }, pool)
       : fc.oneof(fc.constant(`consultation-${crypto.randomUUID()}`), fc.stringMatching(/^[a-z0-9-]{1,40}$/));
   }
@@ -346,7 +352,11 @@ export function requestFor(op: Operation, pool: IdPool): fc.Arbitrary<FuzzReques
   }
 
   for (const name of op.pathParams) {
-    const bad = /id$/i.test(name) && name !== "identity" ? invalidParam({ format: "uuid" }) : undefined;
+    // A FHIR id (a pattern, not a uuid) may be "not-a-uuid": it is only not found.
+    const notUuid = op.pathSchemas[name]?.pattern && op.pathSchemas[name]?.format !== "uuid";
+    const bad = /id$/i.test(name) && name !== "identity" && !notUuid
+      ? invalidParam({ format: "uuid" })
+      : undefined;
     if (!bad) continue;
     kinds.push(
       fc.tuple(base, bad).map(([r, b]) =>

@@ -105,7 +105,16 @@ function check(request: FuzzRequest, res: Answer, written: string[]) {
     throw new Error(`${why}\n${describe(request, res)}`);
   };
   if (res.status >= 500) fail("a 5xx answer");
-  if (res.status >= 400) {
+  // The FHIR routes answer FHIR's error shape, an OperationOutcome (a 401 before them stays ProblemDetails).
+  const fhir = request.path.startsWith("/v1/fhir/") && res.status !== 401;
+  if (res.status >= 400 && fhir) {
+    if (!res.contentType.startsWith("application/fhir+json")) fail("a FHIR 4xx that is not FHIR JSON");
+    const o = res.body;
+    if (o?.resourceType !== "OperationOutcome" || !Array.isArray(o.issue) || o.issue.length === 0) {
+      fail("a FHIR 4xx that is not an OperationOutcome");
+    }
+    if (written.length > 0) fail(`a refused request wrote to ${written.join(", ")}`);
+  } else if (res.status >= 400) {
     if (!res.contentType.startsWith("application/problem+json")) fail("a 4xx that is not a ProblemDetails");
     const p = res.body;
     if (p?.status !== res.status || !/^[A-Z]+_\d{3}$/.test(p?.code ?? "")) fail("a malformed ProblemDetails");
@@ -124,7 +133,10 @@ function check(request: FuzzRequest, res: Answer, written: string[]) {
     case "field": {
       if (res.status !== 400) fail(`a bad ${request.fault.field} was not refused with 400`);
       const field = request.fault.field;
-      const named = (res.body.errors ?? []).map((e: { field: string }) => e.field) as string[];
+      const named =
+        (fhir
+          ? (res.body.issue ?? []).flatMap((i: { expression?: string[] }) => i.expression ?? [])
+          : (res.body.errors ?? []).map((e: { field: string }) => e.field)) as string[];
       // Generated query values can break rules the schema cannot express (a range over 31 days, say),
       // so a 400 naming a query parameter instead is a right answer to a request with two faults.
       const queryParams = request.operation.query.map((q) => q.name);

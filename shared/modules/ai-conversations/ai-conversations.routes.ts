@@ -1,14 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { IsoDateTime } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["AI conversations"];
 
@@ -47,38 +39,42 @@ export const ReadResultSchema = z.object({ updatedCount: z.number().int() }).ope
 export const listConversations = createRoute({
   method: "get",
   path: "/v1/conversations",
+  operationId: "listAiConversations",
   tags,
   summary: "The caller's conversations with the WhatsApp assistant (a doctor: one; others: none)",
   request: { query: PageQuerySchema },
-  responses: { 200: okPage(AiConversationSchema, "A page of conversations"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(AiConversationSchema, "A page of conversations"), ...problems() },
 });
 
 export const listMessages = createRoute({
   method: "get",
   path: "/v1/conversations/{id}/messages",
+  operationId: "listAiConversationMessages",
   tags,
   summary: "The messages of the caller's conversation, oldest first",
   request: { params: UuidParamsSchema, query: PageQuerySchema },
-  responses: { 200: okPage(AiMessageSchema, "A page of messages"), ...problems(...PROTECTED, 404) },
+  responses: { 200: okPage(AiMessageSchema, "A page of messages"), ...problems(404) },
 });
 
 export const markRead = createRoute({
   method: "put",
   path: "/v1/conversations/{id}/read",
+  operationId: "markAiConversationRead",
   tags,
   summary: "Marks the assistant's unread answers in the caller's conversation as read",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(ReadResultSchema, "How many were marked"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(ReadResultSchema, "How many were marked"), ...problems(404) },
 });
 
 export const createMessage = createRoute({
   method: "post",
   path: "/v1/messages",
+  operationId: "sendAiConversationMessage",
   tags,
   summary: "Adds the doctor's message to their conversation (stored only; the assistant answers through " +
     "POST /v1/openai/message or WhatsApp)",
   request: { body: jsonBody(CreateAiMessageSchema) },
-  responses: { 201: ok(AiMessageSchema, "The message stored"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 201: ok(AiMessageSchema, "The message stored"), ...problems(403, 404) },
 });
 
 export type ListConversationsRoute = typeof listConversations;

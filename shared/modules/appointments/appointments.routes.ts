@@ -7,7 +7,6 @@ import {
   PageQuerySchema,
   PatientParamsSchema,
   problems,
-  PROTECTED,
   UuidParamsSchema,
 } from "../../app/openapi.ts";
 import { DoctorRefSchema, PersonRefSchema } from "../../app/people.ts";
@@ -45,14 +44,26 @@ export const CreateAppointmentSchema = z.object({
   startAppointment: InstantSchema,
   endAppointment: InstantSchema,
   reason: ReasonSchema,
-}).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment");
+}).refine(endsAfterStart, END_AFTER_START).openapi("CreateAppointment", {
+  // A whole body: the end comes after the start.
+  example: {
+    patientId: "550e8400-e29b-41d4-a716-446655440000",
+    doctorId: "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+    specialtyId: "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+    startAppointment: "2026-01-20T10:30:00Z",
+    endAppointment: "2026-01-20T11:00:00Z",
+    reason: "Control de presión arterial",
+  },
+});
 
 export const UpdateAppointmentSchema = z.object({
   startAppointment: InstantSchema.optional(),
   endAppointment: InstantSchema.optional(),
   status: StatusSchema.optional(),
   reason: ReasonSchema.optional(),
-}).refine(endsAfterStart, END_AFTER_START).openapi("UpdateAppointment");
+}).refine(endsAfterStart, END_AFTER_START).openapi("UpdateAppointment", {
+  example: { startAppointment: "2026-01-21T15:00:00Z", endAppointment: "2026-01-21T15:30:00Z" },
+});
 
 export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
   from: InstantSchema.optional().openapi({
@@ -71,58 +82,64 @@ export const ListAppointmentsQuerySchema = PageQuerySchema.extend({
 export const create = createRoute({
   method: "post",
   path: "/v1/appointments",
+  operationId: "createAppointment",
   tags,
   summary: "Book an appointment (a patient for themself, a doctor in their schedule, an admin)",
   request: { body: jsonBody(CreateAppointmentSchema) },
   responses: {
     201: ok(AppointmentSchema, "Booked"),
-    ...problems(...PROTECTED, 403, 404, 409),
+    ...problems(403, 404, 409),
   },
 });
 
 export const list = createRoute({
   method: "get",
   path: "/v1/appointments",
+  operationId: "listAppointments",
   tags,
   summary: "Appointments the caller may see, by start time",
   request: { query: ListAppointmentsQuerySchema },
-  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems() },
 });
 
 export const getOne = createRoute({
   method: "get",
   path: "/v1/appointments/{id}",
+  operationId: "getAppointment",
   tags,
   summary: "An appointment",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(AppointmentSchema, "The appointment"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(AppointmentSchema, "The appointment"), ...problems(404) },
 });
 
 export const update = createRoute({
   method: "patch",
   path: "/v1/appointments/{id}",
+  operationId: "updateAppointment",
   tags,
   summary: "Reschedule, change the reason or move the status (PENDING → CONFIRMED → COMPLETED)",
   request: { params: UuidParamsSchema, body: jsonBody(UpdateAppointmentSchema) },
-  responses: { 200: ok(AppointmentSchema, "Updated"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 200: ok(AppointmentSchema, "Updated"), ...problems(403, 404, 409) },
 });
 
 export const cancel = createRoute({
   method: "post",
   path: "/v1/appointments/{id}/cancel",
+  operationId: "cancelAppointment",
   tags,
   summary: "Cancel a pending or confirmed appointment that has not started",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(AppointmentSchema, "Cancelled"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(AppointmentSchema, "Cancelled"), ...problems(403, 404) },
 });
 
 export const byPatient = createRoute({
   method: "get",
   path: "/v1/patients/{patientId}/appointments",
+  operationId: "listPatientAppointments",
   tags,
   summary: "A patient's appointments",
   request: { params: PatientParamsSchema, query: PageQuerySchema },
-  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(...PROTECTED, 404) },
+  responses: { 200: okPage(AppointmentSchema, "A page of appointments"), ...problems(404) },
 });
 
 export type CreateRoute = typeof create;

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EmailSchema, NewPasswordSchema, PasswordSchema, PhoneSchema } from "../../app/fields.ts";
-import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
+import { jsonBody, ok, problems } from "../../app/openapi.ts";
 
 const tags = ["Auth"];
 
@@ -27,24 +27,26 @@ const MessageSchema = z.object({ message: z.string() });
 export const login = createRoute({
   method: "post",
   path: "/v1/auth/login",
+  operationId: "login",
   tags,
   summary: "Sign in with phone and password (public)",
   security: [],
   request: { body: jsonBody(LoginRequestSchema) },
   responses: {
     200: ok(LoginResponseSchema, "Signed in"),
-    ...problems(400, 401, 429, 500),
+    ...problems(401, 429),
   },
 });
 
 export const logout = createRoute({
   method: "post",
   path: "/v1/auth/logout",
+  operationId: "logout",
   tags,
   summary: "Sign out: the token is revoked at once",
   responses: {
     200: ok(MessageSchema, "Signed out"),
-    ...problems(...PROTECTED),
+    ...problems(),
   },
 });
 
@@ -58,30 +60,33 @@ export const RealtimeTokenSchema = z.object({
 export const realtimeToken = createRoute({
   method: "post",
   path: "/v1/auth/realtime-token",
+  operationId: "createRealtimeToken",
   tags,
   summary: "A short-lived token for Realtime and Storage, for a live session only",
   responses: {
     200: ok(RealtimeTokenSchema, "Minted (REALTIME_TOKEN_TTL_SECONDS, default 300)"),
-    ...problems(...PROTECTED),
+    ...problems(),
   },
 });
 
 export const forgotPassword = createRoute({
   method: "post",
   path: "/v1/auth/forgot-password",
+  operationId: "forgotPassword",
   tags,
   summary: "Send a 6-digit reset code by WhatsApp (public; never says whether the phone exists)",
   security: [],
   request: { body: jsonBody(z.object({ phone: PhoneSchema }).openapi("ForgotPasswordRequest")) },
   responses: {
     200: ok(MessageSchema, "If the phone belongs to a user, a code was sent"),
-    ...problems(400, 429, 500),
+    ...problems(429),
   },
 });
 
 export const resetPassword = createRoute({
   method: "post",
   path: "/v1/auth/reset-password",
+  operationId: "resetPassword",
   tags,
   summary: "Set a new password with the WhatsApp code (public); ends every session",
   security: [],
@@ -89,15 +94,16 @@ export const resetPassword = createRoute({
     body: jsonBody(
       z.object({
         phone: PhoneSchema,
-        code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos"),
+        code: z.string().regex(/^\d{6}$/, "debe tener 6 dígitos").openapi({ example: "123456" }),
         newPassword: NewPasswordSchema,
-        confirmPassword: z.string().max(256),
+        // Must repeat newPassword: the same example.
+        confirmPassword: z.string().max(256).openapi({ example: "una frase larga que recuerdes" }),
       }).openapi("ResetPasswordRequest"),
     ),
   },
   responses: {
     200: ok(MessageSchema, "Password changed"),
-    ...problems(400, 429, 500),
+    ...problems(429),
   },
 });
 

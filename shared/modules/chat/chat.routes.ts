@@ -1,15 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { PageInfoSchema } from "../../app/envelope.ts";
-import { FileNameSchema, IsoDateTime } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { FileNameSchema, IsoDateTime, Sha256Schema } from "../../app/fields.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["Chat"];
 
@@ -172,7 +164,7 @@ export const PrepareFileSchema = z.object({
   filename: FileNameSchema,
   mimeType: z.string().trim().min(1).max(255),
   sizeBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "debe ser el SHA-256 en hexadecimal").optional(),
+  sha256: Sha256Schema.optional(),
 }).openapi("PrepareChatFile");
 
 export const PreparedFileSchema = z.object({
@@ -270,15 +262,17 @@ export const MessageIdParamsSchema = UuidParamsSchema;
 export const listConversations = createRoute({
   method: "get",
   path: "/v1/chat/conversations",
+  operationId: "listChatConversations",
   tags,
   summary: "The caller's conversations, latest activity first (an admin: every one's metadata)",
   request: { query: ConversationListQuerySchema },
-  responses: { 200: okPage(ConversationSchema, "A page of conversations"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(ConversationSchema, "A page of conversations"), ...problems() },
 });
 
 export const createConversation = createRoute({
   method: "post",
   path: "/v1/chat/conversations",
+  operationId: "createChatConversation",
   tags,
   summary:
     "Start a conversation (a patient with their doctor, a doctor with their patient, doctors in a group)",
@@ -286,35 +280,38 @@ export const createConversation = createRoute({
   responses: {
     201: ok(ConversationSchema, "Created"),
     200: ok(ConversationSchema, "The pair's open conversation of that type"),
-    ...problems(...PROTECTED, 403, 404, 409),
+    ...problems(403, 404, 409),
   },
 });
 
 export const getConversation = createRoute({
   method: "get",
   path: "/v1/chat/conversations/{id}",
+  operationId: "getChatConversation",
   tags,
   summary: "A conversation (an admin: its metadata only)",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(ConversationSchema, "The conversation"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(ConversationSchema, "The conversation"), ...problems(404) },
 });
 
 export const updateConversation = createRoute({
   method: "put",
   path: "/v1/chat/conversations/{id}",
+  operationId: "updateChatConversation",
   tags,
   summary: "The caller's settings of the conversation: mute, archive, pin",
   request: { params: UuidParamsSchema, body: jsonBody(UpdateConversationSchema) },
-  responses: { 200: ok(ConversationSchema, "Updated"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(ConversationSchema, "Updated"), ...problems(404) },
 });
 
 export const leaveConversation = createRoute({
   method: "delete",
   path: "/v1/chat/conversations/{id}",
+  operationId: "leaveChatConversation",
   tags,
   summary: "Leave the conversation (for the caller only; its messages are kept)",
   request: { params: UuidParamsSchema },
-  responses: { 204: { description: "Left" }, ...problems(...PROTECTED, 404) },
+  responses: { 204: { description: "Left" }, ...problems(404) },
 });
 
 // ---------------------------------------------------------------------------
@@ -324,59 +321,65 @@ export const leaveConversation = createRoute({
 export const listMessages = createRoute({
   method: "get",
   path: "/v1/chat/conversations/{id}/messages",
+  operationId: "listChatMessages",
   tags,
   summary: "The conversation's messages, newest first, by (createdAt, id)",
   request: { params: UuidParamsSchema, query: PageQuerySchema },
-  responses: { 200: ok(MessagePageSchema, "A page of messages"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(MessagePageSchema, "A page of messages"), ...problems(404) },
 });
 
 export const sendMessage = createRoute({
   method: "post",
   path: "/v1/chat/conversations/{id}/messages",
+  operationId: "sendChatMessage",
   tags,
   summary: "Send a message (idempotent by clientMsgId); emits new_message (and file_shared per file)",
   request: { params: UuidParamsSchema, body: jsonBody(SendMessageSchema) },
   responses: {
     201: ok(MessageAckSchema, "Sent"),
     200: ok(MessageAckSchema, "A retry: the original message"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 429, 503),
   },
 });
 
 export const getMessage = createRoute({
   method: "get",
   path: "/v1/chat/messages/{id}",
+  operationId: "getChatMessage",
   tags,
   summary: "A message, with its read receipts and edit history",
   request: { params: MessageIdParamsSchema },
-  responses: { 200: ok(MessageSchema, "The message"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(MessageSchema, "The message"), ...problems(404) },
 });
 
 export const editMessage = createRoute({
   method: "put",
   path: "/v1/chat/messages/{id}",
+  operationId: "editChatMessage",
   tags,
   summary: "Edit one's own message (its earlier text stays in editHistory); emits message_edited",
   request: { params: MessageIdParamsSchema, body: jsonBody(EditMessageSchema) },
-  responses: { 200: ok(MessageSchema, "Edited"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 200: ok(MessageSchema, "Edited"), ...problems(403, 404, 409) },
 });
 
 export const deleteMessage = createRoute({
   method: "delete",
   path: "/v1/chat/messages/{id}",
+  operationId: "deleteChatMessage",
   tags,
   summary: "Delete one's own message for everyone (a tombstone stays); emits message_deleted",
   request: { params: MessageIdParamsSchema },
-  responses: { 204: { description: "Deleted" }, ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 204: { description: "Deleted" }, ...problems(403, 404, 409) },
 });
 
 export const markRead = createRoute({
   method: "post",
   path: "/v1/chat/messages/{id}/read",
+  operationId: "markChatMessageRead",
   tags,
   summary: "Mark the message (and every earlier one) read; emits message_read",
   request: { params: MessageIdParamsSchema },
-  responses: { 200: ok(ReadReceiptSchema, "Read"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(ReadReceiptSchema, "Read"), ...problems(403, 404) },
 });
 
 // ---------------------------------------------------------------------------
@@ -386,22 +389,24 @@ export const markRead = createRoute({
 export const uploadFile = createRoute({
   method: "post",
   path: "/v1/chat/upload-file",
+  operationId: "uploadChatFile",
   tags,
   summary: "Declare a file for a conversation and get its signed upload URL; then send it in a message",
   request: { body: jsonBody(PrepareFileSchema) },
   responses: {
     201: ok(PreparedFileSchema, "Prepared"),
-    ...problems(...PROTECTED, 403, 404, 413, 503),
+    ...problems(403, 404, 413, 429, 503),
   },
 });
 
 export const downloadFile = createRoute({
   method: "get",
   path: "/v1/chat/files/{id}/download",
+  operationId: "getChatFileDownloadUrl",
   tags,
   summary: "A signed download URL of a shared file, valid 5 minutes (participants only)",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(DownloadSchema, "The URL"), ...problems(...PROTECTED, 404, 503) },
+  responses: { 200: ok(DownloadSchema, "The URL"), ...problems(404, 503) },
 });
 
 // ---------------------------------------------------------------------------
@@ -411,62 +416,68 @@ export const downloadFile = createRoute({
 export const search = createRoute({
   method: "get",
   path: "/v1/chat/search",
+  operationId: "searchChatMessages",
   tags,
   summary: "Full-text search (Spanish) in the caller's conversations and their messages, newest first",
   request: { query: SearchQuerySchema },
-  responses: { 200: okPage(SearchHitSchema, "A page of matches"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(SearchHitSchema, "A page of matches"), ...problems() },
 });
 
 export const unreadCount = createRoute({
   method: "get",
   path: "/v1/chat/unread-count",
+  operationId: "getChatUnreadCount",
   tags,
   summary: "Unread messages per conversation and in total",
-  responses: { 200: ok(UnreadCountSchema, "The counts"), ...problems(...PROTECTED) },
+  responses: { 200: ok(UnreadCountSchema, "The counts"), ...problems() },
 });
 
 export const blockUser = createRoute({
   method: "post",
   path: "/v1/chat/block-user",
+  operationId: "blockChatUser",
   tags,
   summary: "Block a user: neither can message the other nor start a conversation (never an admin)",
   request: { body: jsonBody(BlockUserSchema) },
   responses: {
     201: ok(BlockSchema, "Blocked"),
     200: ok(BlockSchema, "Already blocked"),
-    ...problems(...PROTECTED, 403, 404),
+    ...problems(403, 404),
   },
 });
 
 export const unblockUser = createRoute({
   method: "delete",
   path: "/v1/chat/block-user/{id}",
+  operationId: "unblockChatUser",
   tags,
   summary: "Unblock a user one blocked",
   request: { params: UuidParamsSchema },
-  responses: { 204: { description: "Unblocked" }, ...problems(...PROTECTED, 404) },
+  responses: { 204: { description: "Unblocked" }, ...problems(404) },
 });
 
 export const reportMessage = createRoute({
   method: "post",
   path: "/v1/chat/report-message",
+  operationId: "reportChatMessage",
   tags,
   summary: "Report a message of one's conversation to the admins",
   request: { body: jsonBody(ReportMessageSchema) },
   responses: {
     201: ok(ReportSchema, "Reported"),
     200: ok(ReportSchema, "Already reported"),
-    ...problems(...PROTECTED, 404),
+    ...problems(404),
   },
 });
 
 export const listReports = createRoute({
   method: "get",
   path: "/v1/chat/reports",
+  operationId: "listChatReports",
   tags,
   summary: "The admins' moderation list: reports with the reported message's text (admin only)",
   request: { query: PageQuerySchema },
-  responses: { 200: okPage(ModerationReportSchema, "A page of reports"), ...problems(...PROTECTED, 403) },
+  responses: { 200: okPage(ModerationReportSchema, "A page of reports"), ...problems(403) },
 });
 
 // ---------------------------------------------------------------------------
@@ -476,34 +487,37 @@ export const listReports = createRoute({
 export const startCall = createRoute({
   method: "post",
   path: "/v1/chat/video-call/start",
+  operationId: "startChatVideoCall",
   tags,
   summary: "Start a video call in a conversation (LiveKit); emits video_call_started",
   request: { body: jsonBody(StartCallSchema) },
   responses: {
     201: ok(VideoCallSchema, "Started, with the caller's token"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 429, 503),
   },
 });
 
 export const joinCall = createRoute({
   method: "post",
   path: "/v1/chat/video-call/join",
+  operationId: "joinChatVideoCall",
   tags,
   summary: "A participant's token for an active call",
   request: { body: jsonBody(CallRefSchema) },
   responses: {
     200: ok(VideoCallSchema, "The call, with the caller's token"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 503),
   },
 });
 
 export const endCall = createRoute({
   method: "post",
   path: "/v1/chat/video-call/end",
+  operationId: "endChatVideoCall",
   tags,
   summary: "End the call (any participant); emits video_call_ended",
   request: { body: jsonBody(CallRefSchema) },
-  responses: { 200: ok(VideoCallSchema, "Ended"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(VideoCallSchema, "Ended"), ...problems(404) },
 });
 
 export type ListConversationsRoute = typeof listConversations;

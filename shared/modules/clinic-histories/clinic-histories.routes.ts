@@ -7,7 +7,6 @@ import {
   PageQuerySchema,
   PatientParamsSchema,
   problems,
-  PROTECTED,
   UuidParamsSchema,
 } from "../../app/openapi.ts";
 import { DoctorRefSchema, PersonRefSchema } from "../../app/people.ts";
@@ -80,42 +79,46 @@ export const ClinicHistorySchema = z.object({
 export const create = createRoute({
   method: "post",
   path: "/v1/clinic-histories",
+  operationId: "createClinicHistory",
   tags,
   summary: "Write the clinic history of an appointment (its doctor), all parts at once",
   request: { body: jsonBody(CreateClinicHistorySchema) },
-  responses: { 201: ok(ClinicHistorySchema, "Written"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 201: ok(ClinicHistorySchema, "Written"), ...problems(403, 404, 409) },
 });
 
 export const list = createRoute({
   method: "get",
   path: "/v1/clinic-histories",
+  operationId: "listClinicHistories",
   tags,
   summary: "Clinic histories the caller may read (a patient's own; a doctor's patients'; never an admin)",
   request: { query: PageQuerySchema },
   responses: {
     200: okPage(ClinicHistorySchema, "A page of clinic histories"),
-    ...problems(...PROTECTED, 403),
+    ...problems(403),
   },
 });
 
 export const getOne = createRoute({
   method: "get",
   path: "/v1/clinic-histories/{id}",
+  operationId: "getClinicHistory",
   tags,
   summary: "A clinic history",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(ClinicHistorySchema, "The clinic history"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(ClinicHistorySchema, "The clinic history"), ...problems(403, 404) },
 });
 
 export const byPatient = createRoute({
   method: "get",
   path: "/v1/patients/{patientId}/clinic-histories",
+  operationId: "listPatientClinicHistories",
   tags,
   summary: "A patient's clinic histories",
   request: { params: PatientParamsSchema, query: PageQuerySchema },
   responses: {
     200: okPage(ClinicHistorySchema, "A page of clinic histories"),
-    ...problems(...PROTECTED, 403, 404),
+    ...problems(403, 404),
   },
 });
 

@@ -1,14 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { FileNameSchema, IsoDateTime } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { FileNameSchema, IsoDateTime, Sha256Schema } from "../../app/fields.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 import { PageInfoSchema } from "../../app/envelope.ts";
 
 const tags = ["Consultations"];
@@ -82,7 +74,7 @@ export const PrepareFileSchema = z.object({
   filename: FileNameSchema,
   mimeType: z.string().trim().min(1).max(255),
   sizeBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "debe ser el SHA-256 en hexadecimal").optional(),
+  sha256: Sha256Schema.optional(),
 }).openapi("PrepareConsultationFile");
 
 export const PreparedFileSchema = z.object({
@@ -123,52 +115,63 @@ export const FileParamsSchema = UuidParamsSchema.extend({
 export const open = createRoute({
   method: "post",
   path: "/v1/consultations",
+  operationId: "openConsultation",
   tags,
   summary: "Open the consultation of a confirmed appointment (its doctor or an admin); again answers it",
   request: { body: jsonBody(OpenConsultationSchema) },
   responses: {
     201: ok(ConsultationSchema, "Opened"),
     200: ok(ConsultationSchema, "Already open"),
-    ...problems(...PROTECTED, 403, 404, 409),
+    ...problems(403, 404, 409),
   },
 });
 
 export const list = createRoute({
   method: "get",
   path: "/v1/consultations",
+  operationId: "listConsultations",
   tags,
   summary: "Consultations the caller takes part in (an admin: every one's operational state)",
   request: { query: PageQuerySchema },
-  responses: { 200: okPage(ConsultationSchema, "A page of consultations"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(ConsultationSchema, "A page of consultations"), ...problems() },
 });
 
 export const getOne = createRoute({
   method: "get",
   path: "/v1/consultations/{id}",
+  operationId: "getConsultation",
   tags,
   summary: "A consultation (an admin gets its operational state only, without roomName)",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(ConsultationSchema, "The consultation"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(ConsultationSchema, "The consultation"), ...problems(404) },
 });
 
-const transition = (path: string, summary: string, description: string) =>
+const transition = (path: string, operationId: string, summary: string, description: string) =>
   createRoute({
     method: "post",
     path: `/v1/consultations/{id}/${path}`,
+    operationId,
     tags,
     summary,
     request: { params: UuidParamsSchema },
-    responses: { 200: ok(ConsultationSchema, description), ...problems(...PROTECTED, 403, 404, 409) },
+    responses: { 200: ok(ConsultationSchema, description), ...problems(403, 404, 409) },
   });
 
 export const checkIn = transition(
   "check-in",
+  "checkInConsultation",
   "The patient enters the doctor's waiting queue",
   "Checked in, with its queue position",
 );
-export const start = transition("start", "The doctor starts the consultation (in_progress)", "Started");
+export const start = transition(
+  "start",
+  "startConsultation",
+  "The doctor starts the consultation (in_progress)",
+  "Started",
+);
 export const close = transition(
   "close",
+  "closeConsultation",
   "The doctor or an admin closes the consultation; emits consultation.closed",
   "Closed",
 );
@@ -176,88 +179,96 @@ export const close = transition(
 export const join = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/join",
+  operationId: "joinConsultation",
   tags,
   summary: "The REST equivalent of consultation.join's ACK (doctor and patient)",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(JoinAckSchema, "Joined"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(JoinAckSchema, "Joined"), ...problems(403, 404) },
 });
 
 export const videoToken = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/livekit-token",
+  operationId: "createConsultationVideoToken",
   tags,
   summary:
     "A LiveKit access token for the consultation's room (doctor, patient or granted observer; in_progress)",
   request: { params: UuidParamsSchema },
   responses: {
     200: ok(VideoTokenSchema, "A token valid 10 minutes"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 503),
   },
 });
 
 export const sendMessage = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/messages",
+  operationId: "sendConsultationMessage",
   tags,
   summary: "Send a text message; emits chat.message_created",
   request: { params: UuidParamsSchema, body: jsonBody(SendMessageSchema) },
   responses: {
     201: ok(MessageAckSchema, "Sent"),
     200: ok(MessageAckSchema, "A retry: the original message"),
-    ...problems(...PROTECTED, 403, 404, 409),
+    ...problems(403, 404, 409),
   },
 });
 
 export const listMessages = createRoute({
   method: "get",
   path: "/v1/consultations/{id}/messages",
+  operationId: "listConsultationMessages",
   tags,
   summary: "The consultation's messages, oldest first, by (createdAt, id)",
   request: { params: UuidParamsSchema, query: PageQuerySchema },
-  responses: { 200: ok(MessagePageSchema, "A page of messages"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(MessagePageSchema, "A page of messages"), ...problems(403, 404) },
 });
 
 export const markDelivered = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/messages/{messageId}/delivered",
+  operationId: "markConsultationMessageDelivered",
   tags,
   summary: "The recipient marks a message delivered (once); emits chat.message_delivered",
   request: { params: MessageParamsSchema },
-  responses: { 200: ok(MessageSchema, "Delivered"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 200: ok(MessageSchema, "Delivered"), ...problems(403, 404, 409) },
 });
 
 export const prepareFile = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/files/prepare",
+  operationId: "prepareConsultationFile",
   tags,
   summary: "Declare a file and get a signed upload URL for it",
   request: { params: UuidParamsSchema, body: jsonBody(PrepareFileSchema) },
   responses: {
     201: ok(PreparedFileSchema, "Prepared"),
-    ...problems(...PROTECTED, 403, 404, 409, 413, 503),
+    ...problems(403, 404, 409, 413, 503),
   },
 });
 
 export const confirmFile = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/files/confirm",
+  operationId: "confirmConsultationFile",
   tags,
   summary: "Confirm an uploaded file: creates its kind=file message (again answers the same message)",
   request: { params: UuidParamsSchema, body: jsonBody(ConfirmFileSchema) },
   responses: {
     201: ok(MessageSchema, "Confirmed: the file's message"),
     200: ok(MessageSchema, "Already confirmed: the same message"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 503),
   },
 });
 
 export const downloadFile = createRoute({
   method: "get",
   path: "/v1/consultations/{id}/files/{fileId}/download",
+  operationId: "getConsultationFileDownloadUrl",
   tags,
   summary: "A signed download URL of a confirmed file, valid 5 minutes",
   request: { params: FileParamsSchema },
-  responses: { 200: ok(DownloadSchema, "The URL"), ...problems(...PROTECTED, 403, 404, 503) },
+  responses: { 200: ok(DownloadSchema, "The URL"), ...problems(403, 404, 503) },
 });
 
 export type OpenRoute = typeof open;

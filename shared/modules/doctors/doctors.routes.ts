@@ -1,14 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { InstantSchema, IsoDateTime } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["Doctors"];
 const LocalTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "debe tener el formato HH:MM");
@@ -49,7 +41,14 @@ export const CreateExceptionSchema = z.object({
 }).refine((e) => Date.parse(e.endsAt) > Date.parse(e.startsAt), {
   message: "debe ser posterior a startsAt",
   path: ["endsAt"],
-}).openapi("CreateAvailabilityException");
+}).openapi("CreateAvailabilityException", {
+  example: {
+    kind: "unavailable",
+    startsAt: "2026-01-23T09:00:00Z",
+    endsAt: "2026-01-23T13:00:00Z",
+    note: "Congreso",
+  },
+});
 
 export const AvailabilitySchema = z.object({
   doctorId: z.uuid(),
@@ -79,6 +78,7 @@ export const ExceptionParamsSchema = UuidParamsSchema.extend({
 export const list = createRoute({
   method: "get",
   path: "/v1/doctors",
+  operationId: "listDoctors",
   tags,
   summary: "Doctors, for a booking form",
   request: {
@@ -86,21 +86,23 @@ export const list = createRoute({
       specialtyId: z.uuid().optional().openapi({ param: { name: "specialtyId", in: "query" } }),
     }),
   },
-  responses: { 200: okPage(DoctorSchema, "A page of doctors"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(DoctorSchema, "A page of doctors"), ...problems() },
 });
 
 export const getAvailability = createRoute({
   method: "get",
   path: "/v1/doctors/{id}/availability",
+  operationId: "getDoctorAvailability",
   tags,
   summary: "A doctor's weekly hours and upcoming exceptions",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(AvailabilitySchema, "The availability"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(AvailabilitySchema, "The availability"), ...problems(404) },
 });
 
 export const replaceWeeklyHours = createRoute({
   method: "put",
   path: "/v1/doctors/{id}/availability/weekly-hours",
+  operationId: "replaceDoctorWeeklyHours",
   tags,
   summary: "Replace a doctor's weekly hours (the doctor, or an admin)",
   request: {
@@ -111,35 +113,38 @@ export const replaceWeeklyHours = createRoute({
   },
   responses: {
     200: ok(AvailabilitySchema, "The new availability"),
-    ...problems(...PROTECTED, 403, 404, 409),
+    ...problems(403, 404, 409),
   },
 });
 
 export const addException = createRoute({
   method: "post",
   path: "/v1/doctors/{id}/availability/exceptions",
+  operationId: "addDoctorAvailabilityException",
   tags,
   summary: "Add a day off or extra hours (the doctor, or an admin)",
   request: { params: UuidParamsSchema, body: jsonBody(CreateExceptionSchema) },
-  responses: { 201: ok(ExceptionSchema, "Added"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 201: ok(ExceptionSchema, "Added"), ...problems(403, 404) },
 });
 
 export const removeException = createRoute({
   method: "delete",
   path: "/v1/doctors/{id}/availability/exceptions/{exceptionId}",
+  operationId: "removeDoctorAvailabilityException",
   tags,
   summary: "Remove an exception (the doctor, or an admin)",
   request: { params: ExceptionParamsSchema },
-  responses: { 204: { description: "Removed" }, ...problems(...PROTECTED, 403, 404) },
+  responses: { 204: { description: "Removed" }, ...problems(403, 404) },
 });
 
 export const slots = createRoute({
   method: "get",
   path: "/v1/doctors/{id}/slots",
+  operationId: "listDoctorSlots",
   tags,
   summary: "A doctor's free slots between two instants (at most 31 days)",
   request: { params: UuidParamsSchema, query: SlotsQuerySchema },
-  responses: { 200: ok(z.array(SlotSchema), "Free slots, in order"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(z.array(SlotSchema), "Free slots, in order"), ...problems(404) },
 });
 
 export type ListRoute = typeof list;

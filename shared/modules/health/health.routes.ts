@@ -21,6 +21,7 @@ export const HealthSchema = z.object({
 export const health = createRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["Health"],
   summary: "Service health, with the database's and LiveKit's state (public; LiveKit down is degraded, 200)",
   security: [],

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { PhoneSchema } from "../../app/fields.ts";
-import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
+import { jsonBody, ok, problems } from "../../app/openapi.ts";
 
 const tags = ["OpenAI"];
 
@@ -17,13 +17,14 @@ export const AssistantReplySchema = z.object({
 export const message = createRoute({
   method: "post",
   path: "/v1/openai/message",
+  operationId: "sendAssistantMessage",
   tags,
   summary: "Asks the WhatsApp assistant, as the calling doctor: the same conversation, tools and rules " +
     "as a WhatsApp message (the message is stored before the model is called)",
   request: { body: jsonBody(AssistantMessageSchema) },
   responses: {
     200: ok(AssistantReplySchema, "The assistant's answer"),
-    ...problems(...PROTECTED, 403, 503),
+    ...problems(403, 429, 503),
   },
 });
 

@@ -6,15 +6,7 @@ import {
   PersonNameSchema,
   PhoneSchema,
 } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["Patients"];
 
@@ -92,64 +84,71 @@ export const ListPatientsQuerySchema = PageQuerySchema.extend({
 export const create = createRoute({
   method: "post",
   path: "/v1/patients",
+  operationId: "createPatient",
   tags,
   summary: "Register a patient (admin, or a doctor who becomes their doctor)",
   request: { body: jsonBody(CreatePatientSchema) },
-  responses: { 201: ok(PatientSchema, "Registered"), ...problems(...PROTECTED, 403, 409) },
+  responses: { 201: ok(PatientSchema, "Registered"), ...problems(403, 409) },
 });
 
 export const list = createRoute({
   method: "get",
   path: "/v1/patients",
+  operationId: "listPatients",
   tags,
   summary: "Patients the caller may see (admin: all; doctor: theirs; patient: themself)",
   request: { query: ListPatientsQuerySchema },
-  responses: { 200: okPage(PatientSchema, "A page of patients"), ...problems(...PROTECTED) },
+  responses: { 200: okPage(PatientSchema, "A page of patients"), ...problems() },
 });
 
 export const getOne = createRoute({
   method: "get",
   path: "/v1/patients/{id}",
+  operationId: "getPatient",
   tags,
   summary: "A patient",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(PatientSchema, "The patient"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(PatientSchema, "The patient"), ...problems(404) },
 });
 
 export const update = createRoute({
   method: "patch",
   path: "/v1/patients/{id}",
+  operationId: "updatePatient",
   tags,
   summary: "Update a patient (admin, or one of their doctors)",
   request: { params: UuidParamsSchema, body: jsonBody(UpdatePatientSchema) },
-  responses: { 200: ok(PatientSchema, "Updated"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 200: ok(PatientSchema, "Updated"), ...problems(403, 404, 409) },
 });
 
 export const remove = createRoute({
   method: "delete",
   path: "/v1/patients/{id}",
+  operationId: "deletePatient",
   tags,
   summary: "Delete a patient (admin): soft, their clinical records stay",
   request: { params: UuidParamsSchema },
-  responses: { 204: { description: "Deleted" }, ...problems(...PROTECTED, 403, 404) },
+  responses: { 204: { description: "Deleted" }, ...problems(403, 404) },
 });
 
 export const getAntecedents = createRoute({
   method: "get",
   path: "/v1/patients/{id}/antecedents",
+  operationId: "getPatientAntecedents",
   tags,
   summary: "A patient's antecedents (the patient and their doctors; never an admin)",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(AntecedentsSchema, "The antecedents"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(AntecedentsSchema, "The antecedents"), ...problems(403, 404) },
 });
 
 export const replaceAntecedents = createRoute({
   method: "put",
   path: "/v1/patients/{id}/antecedents",
+  operationId: "replacePatientAntecedents",
   tags,
   summary: "Replace a patient's antecedents at once (their doctors)",
   request: { params: UuidParamsSchema, body: jsonBody(ReplaceAntecedentsSchema) },
-  responses: { 200: ok(AntecedentsSchema, "The new antecedents"), ...problems(...PROTECTED, 403, 404) },
+  responses: { 200: ok(AntecedentsSchema, "The new antecedents"), ...problems(403, 404) },
 });
 
 export type CreateRoute = typeof create;

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { IsoDateTime } from "../../app/fields.ts";
-import { jsonBody, ok, problems, PROTECTED } from "../../app/openapi.ts";
+import { jsonBody, ok, problems } from "../../app/openapi.ts";
 
 const tags = ["Twilio WhatsApp"];
 
@@ -48,20 +48,22 @@ export const MessageSidParamsSchema = z.object({
 export const send = createRoute({
   method: "post",
   path: "/v1/twilio/whatsapp/send",
+  operationId: "sendWhatsAppMessage",
   tags,
   summary: "Sends a WhatsApp message through Twilio's Messages API (admin: to any user; doctor: to their " +
     "patients and themself)",
   request: { body: jsonBody(SendWhatsAppSchema) },
-  responses: { 200: ok(SentWhatsAppSchema, "Sent"), ...problems(...PROTECTED, 403, 404, 503) },
+  responses: { 200: ok(SentWhatsAppSchema, "Sent"), ...problems(403, 404, 429, 503) },
 });
 
 export const status = createRoute({
   method: "get",
   path: "/v1/twilio/message/{messageSid}/status",
+  operationId: "getWhatsAppMessageStatus",
   tags,
   summary: "The status of a message the caller sent, as Twilio's status callbacks reported it",
   request: { params: MessageSidParamsSchema },
-  responses: { 200: ok(WhatsAppStatusSchema, "The message's status"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(WhatsAppStatusSchema, "The message's status"), ...problems(404) },
 });
 
 const webhookDescription =
@@ -72,6 +74,7 @@ const webhookDescription =
 export const webhook = createRoute({
   method: "post",
   path: "/v1/twilio/webhook/whatsapp",
+  operationId: "receiveWhatsAppMessage",
   tags,
   summary: "Twilio's incoming WhatsApp message (public): stored once per MessageSid, answered later " +
     "through the Messages API",
@@ -79,20 +82,21 @@ export const webhook = createRoute({
   security: [],
   responses: {
     200: { description: "Received (empty body)" },
-    ...problems(400, 403, 413, 415, 500, 503),
+    ...problems(400, 403, 413, 415, 503),
   },
 });
 
 export const webhookStatus = createRoute({
   method: "post",
   path: "/v1/twilio/webhook/whatsapp/status",
+  operationId: "receiveWhatsAppStatus",
   tags,
   summary: "Twilio's status callback of a message sent (public): updates its status",
   description: webhookDescription,
   security: [],
   responses: {
     200: { description: "Applied (empty body)" },
-    ...problems(400, 403, 413, 415, 500, 503),
+    ...problems(400, 403, 413, 415, 503),
   },
 });
 

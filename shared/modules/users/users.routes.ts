@@ -6,15 +6,7 @@ import {
   PersonNameSchema,
   PhoneSchema,
 } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["User"];
 const RoleSchema = z.enum(["admin", "doctor", "patient"]);
@@ -52,7 +44,18 @@ export const CreateUserSchema = z.object({
       message: u.role === "doctor" ? "es obligatorio para un médico" : "solo se admite para un médico",
     });
   }
-}).openapi("CreateUser");
+}).openapi("CreateUser", {
+  // A whole body: the role decides whether specialtyId belongs.
+  example: {
+    role: "doctor",
+    name: "Dora",
+    lastName: "Doctor",
+    phone: "+5491100000004",
+    email: "dora@consultorio.dev",
+    specialtyId: "550e8400-e29b-41d4-a716-446655440000",
+    password: "una frase larga que recuerdes",
+  },
+});
 
 export const UpdateUserSchema = z.object({
   role: RoleSchema.optional(),
@@ -74,65 +77,72 @@ export const ListUsersQuerySchema = PageQuerySchema.extend({
 export const create = createRoute({
   method: "post",
   path: "/v1/user",
+  operationId: "createUser",
   tags,
   summary: "Create a user (admin)",
   request: { body: jsonBody(CreateUserSchema) },
-  responses: { 201: ok(UserSchema, "Created"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 201: ok(UserSchema, "Created"), ...problems(403, 404, 409) },
 });
 
 export const list = createRoute({
   method: "get",
   path: "/v1/user",
+  operationId: "listUsers",
   tags,
   summary: "List users, oldest first (admin)",
   request: { query: ListUsersQuerySchema },
-  responses: { 200: okPage(UserSchema, "A page of users"), ...problems(...PROTECTED, 403) },
+  responses: { 200: okPage(UserSchema, "A page of users"), ...problems(403) },
 });
 
 export const me = createRoute({
   method: "get",
   path: "/v1/user/me",
+  operationId: "getCurrentUser",
   tags,
   summary: "The signed-in user",
-  responses: { 200: ok(UserSchema, "The caller"), ...problems(...PROTECTED) },
+  responses: { 200: ok(UserSchema, "The caller"), ...problems() },
 });
 
 export const getOne = createRoute({
   method: "get",
   path: "/v1/user/{id}",
+  operationId: "getUser",
   tags,
   summary: "A user (admin, or the user themself)",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(UserSchema, "The user"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(UserSchema, "The user"), ...problems(404) },
 });
 
 export const update = createRoute({
   method: "patch",
   path: "/v1/user/{id}",
+  operationId: "updateUser",
   tags,
   summary: "Update a user (admin); a role change or deactivation ends their sessions",
   request: { params: UuidParamsSchema, body: jsonBody(UpdateUserSchema) },
-  responses: { 200: ok(UserSchema, "Updated"), ...problems(...PROTECTED, 403, 404, 409) },
+  responses: { 200: ok(UserSchema, "Updated"), ...problems(403, 404, 409) },
 });
 
 export const remove = createRoute({
   method: "delete",
   path: "/v1/user/{id}",
+  operationId: "deleteUser",
   tags,
   summary: "Delete a user (admin): soft, their records stay; ends their sessions",
   request: { params: UuidParamsSchema },
-  responses: { 204: { description: "Deleted" }, ...problems(...PROTECTED, 403, 404) },
+  responses: { 204: { description: "Deleted" }, ...problems(403, 404) },
 });
 
 export const endSessions = createRoute({
   method: "post",
   path: "/v1/user/{id}/sessions/end",
+  operationId: "endUserSessions",
   tags,
   summary: "End every session of a user (admin)",
   request: { params: UuidParamsSchema },
   responses: {
     200: ok(z.object({ endedSessions: z.number().int() }), "Sessions ended"),
-    ...problems(...PROTECTED, 403, 404),
+    ...problems(403, 404),
   },
 });
 

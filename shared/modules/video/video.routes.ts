@@ -1,14 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { IsoDateTime } from "../../app/fields.ts";
-import {
-  jsonBody,
-  ok,
-  okPage,
-  PageQuerySchema,
-  problems,
-  PROTECTED,
-  UuidParamsSchema,
-} from "../../app/openapi.ts";
+import { jsonBody, ok, okPage, PageQuerySchema, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["Video"];
 
@@ -105,6 +97,7 @@ export const RemovedSchema = z.object({
 export const createRoom = createRoute({
   method: "post",
   path: "/v1/video/rooms",
+  operationId: "createVideoRoom",
   tags,
   summary: "Create the consultation's LiveKit room, or answer the existing one, with the caller's own token",
   description: "Its doctor, its patient or a granted observer (subscribe-only token); in_progress only.",
@@ -112,20 +105,21 @@ export const createRoom = createRoute({
   responses: {
     201: ok(VideoRoomSchema, "Created"),
     200: ok(VideoRoomSchema, "Already created: the same room"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 503),
   },
 });
 
 export const grantObserver = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/observers",
+  operationId: "grantConsultationObserver",
   tags,
   summary: "The doctor grants a user to observe the consultation's video (subscribe only; audited)",
   request: { params: UuidParamsSchema, body: jsonBody(GrantObserverSchema) },
   responses: {
     201: ok(ObserverSchema, "Granted"),
     200: ok(ObserverSchema, "Already granted"),
-    ...problems(...PROTECTED, 403, 404),
+    ...problems(403, 404),
   },
 });
 
@@ -143,71 +137,78 @@ export const ObserverRevokedSchema = z.object({
 export const revokeObserver = createRoute({
   method: "delete",
   path: "/v1/consultations/{id}/observers/{userId}",
+  operationId: "revokeConsultationObserver",
   tags,
   summary: "The doctor revokes an observer: no new token, disconnected from the room (audited)",
   request: { params: ObserverParamsSchema },
   responses: {
     200: ok(ObserverRevokedSchema, "Revoked"),
-    ...problems(...PROTECTED, 403, 404),
+    ...problems(403, 404),
   },
 });
 
 export const activeRooms = createRoute({
   method: "get",
   path: "/v1/rooms/active",
+  operationId: "listActiveVideoRooms",
   tags,
   summary: "Active LiveKit rooms: a doctor's own, or every one for an admin (without names or identities)",
   request: { query: PageQuerySchema },
-  responses: { 200: okPage(ActiveRoomSchema, "A page of active rooms"), ...problems(...PROTECTED, 403, 503) },
+  responses: { 200: okPage(ActiveRoomSchema, "A page of active rooms"), ...problems(403, 503) },
 });
 
 export const roomStats = createRoute({
   method: "get",
   path: "/v1/rooms/{roomName}/stats",
+  operationId: "getVideoRoomStats",
   tags,
   summary: "The room's participants and recording (the room's doctor only)",
   request: { params: RoomParamsSchema },
-  responses: { 200: ok(RoomStatsSchema, "The room's stats"), ...problems(...PROTECTED, 403, 404, 503) },
+  responses: { 200: ok(RoomStatsSchema, "The room's stats"), ...problems(403, 404, 503) },
 });
 
 export const removeParticipant = createRoute({
   method: "delete",
   path: "/v1/rooms/{roomName}/participants/{identity}",
+  operationId: "removeVideoRoomParticipant",
   tags,
   summary: "Disconnect a participant from the room (the room's doctor only)",
   request: { params: ParticipantParamsSchema },
-  responses: { 200: ok(RemovedSchema, "Removed"), ...problems(...PROTECTED, 403, 404, 503) },
+  responses: { 200: ok(RemovedSchema, "Removed"), ...problems(403, 404, 503) },
 });
 
 export const recordingConsent = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/recording/consent",
+  operationId: "giveRecordingConsent",
   tags,
   summary: "The doctor or the patient gives or revokes consent to record; a revocation stops a recording",
   request: { params: UuidParamsSchema, body: jsonBody(ConsentSchema) },
-  responses: { 200: ok(RecordingStateSchema, "Consent stored"), ...problems(...PROTECTED, 403, 404, 503) },
+  responses: { 200: ok(RecordingStateSchema, "Consent stored"), ...problems(403, 404, 503) },
 });
 
 export const recordingStart = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/recording/start",
+  operationId: "startRecording",
   tags,
   summary: "The doctor starts recording (LiveKit Egress); 409 VID_001 without both parties' consent",
   request: { params: UuidParamsSchema },
   responses: {
     201: ok(RecordingStateSchema, "Recording"),
     200: ok(RecordingStateSchema, "Already recording"),
-    ...problems(...PROTECTED, 403, 404, 409, 503),
+    ...problems(403, 404, 409, 503),
   },
 });
 
 export const recordingStop = createRoute({
   method: "post",
   path: "/v1/consultations/{id}/recording/stop",
+  operationId: "stopRecording",
   tags,
   summary: "The doctor stops the active recording; 409 VID_002 when none is active",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(RecordingStateSchema, "Stopped"), ...problems(...PROTECTED, 403, 404, 409, 503) },
+  responses: { 200: ok(RecordingStateSchema, "Stopped"), ...problems(403, 404, 409, 503) },
 });
 
 export type CreateRoomRoute = typeof createRoom;
