@@ -14,8 +14,14 @@ export const CreatePushSubscriptionSchema = z.object({
   endpoint: z.url({ protocol: /^https?$/, error: "debe ser la URL https del servicio de push" }).max(1024)
     .openapi({ example: "https://fcm.googleapis.com/fcm/send/dGVzdA..." }),
   keys: z.object({
-    p256dh: base64url(65).openapi({ description: "The subscription's P-256 public key (getKey('p256dh'))" }),
-    auth: base64url(16).openapi({ description: "The subscription's authentication secret (getKey('auth'))" }),
+    p256dh: base64url(65).openapi({
+      description: "The subscription's P-256 public key (getKey('p256dh'))",
+      example: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+    }),
+    auth: base64url(16).openapi({
+      description: "The subscription's authentication secret (getKey('auth'))",
+      example: "tBHItJI5svbpez7KI4CCXg",
+    }),
   }),
 }).openapi("CreatePushSubscription");
 
