@@ -283,9 +283,15 @@ export interface PushConfig {
 const Base64Url = (bytes: number, what: string) =>
   z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil(bytes * 4 / 3)}}$`), `must be ${what}, base64url`);
 
+/** An empty value is no value: `WEB_PUSH_VAPID_PUBLIC_KEY=` turns push off where a default would fill it. */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => v === "" ? undefined : v, schema);
+
 const PushSchema = z.object({
-  WEB_PUSH_VAPID_PUBLIC_KEY: Base64Url(65, "the VAPID public key (65 bytes, uncompressed P-256)").optional(),
-  WEB_PUSH_VAPID_PRIVATE_KEY: Base64Url(32, "the VAPID private key (32 bytes)").optional(),
+  WEB_PUSH_VAPID_PUBLIC_KEY: unsetIfEmpty(
+    Base64Url(65, "the VAPID public key (65 bytes, uncompressed P-256)").optional(),
+  ),
+  WEB_PUSH_VAPID_PRIVATE_KEY: unsetIfEmpty(Base64Url(32, "the VAPID private key (32 bytes)").optional()),
   WEB_PUSH_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)\S+$/, "must be a mailto: or https: URL")
     .optional(),
   WEB_PUSH_LOCAL_ORIGIN: z.url({ protocol: /^http$/, error: "must be an http origin" }).optional(),

@@ -478,4 +478,4 @@ testBothDrivers("notifications: without VAPID keys push is off and in-app still 
       await rt.removeAllChannels();
     }
   });
-});
+}, { env: { WEB_PUSH_VAPID_PUBLIC_KEY: "", WEB_PUSH_VAPID_PRIVATE_KEY: "" } });
