@@ -79,6 +79,7 @@ Demo accounts${
 +5491100000003 and +5491100000005 (patients); password: consultorio-demo
 WhatsApp messages (reset codes, the assistant's answers, reminders) are printed here instead of being sent.
 Reminders: ${apiUrl}/functions/v1/reminders runs every 5 minutes (Supabase Cron in production).
+Web Push: ${apiUrl}/functions/v1/push runs every 5 seconds (Supabase Cron in production).
 Started in ${Math.round(performance.now() - started)} ms. Press Ctrl+C to stop.
 `);
 
