@@ -28,6 +28,7 @@ import { videoRouter } from "./modules/video/video.index.ts";
 import { aiConversationsRouter } from "./modules/ai-conversations/ai-conversations.index.ts";
 import { openaiRouter } from "./modules/openai/openai.index.ts";
 import { twilioRouter } from "./modules/twilio/twilio.index.ts";
+import { notificationsRouter } from "./modules/notifications/notifications.index.ts";
 
 export const API_BASE_PATH = "/api";
 
@@ -50,6 +51,7 @@ const ROUTERS = [
   aiConversationsRouter,
   twilioRouter,
   fhirRouter,
+  notificationsRouter,
 ];
 
 /** Tags in the order the reference shows them; a route's tag must be here (the lint test says so). */
@@ -74,6 +76,10 @@ const TAGS = [
   },
   { name: "Twilio WhatsApp", description: "WhatsApp messages through Twilio, and Twilio's webhooks" },
   { name: "FHIR R4", description: "A patient's record as HL7 FHIR R4 resources, export and import" },
+  {
+    name: "Notifications",
+    description: "Web Push subscriptions per device; events on Realtime user:{userId}",
+  },
 ];
 
 let built: object | undefined;

@@ -122,6 +122,8 @@ const ConfigSchema = z.object({
 });
 
 export interface Config {
+  /** Web Push (VAPID): off without its keys. */
+  push: PushConfig;
   /** Access tokens: the signing key set (first signs) and/or the legacy HS256 secret. */
   jwt: JwtSettings;
   /**
@@ -259,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     twilioWebhook: { authToken: e.TWILIO_AUTH_TOKEN, url: e.TWILIO_WEBHOOK_URL },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
     supabase: supabaseOf(e),
+    push: pushOf(env),
     livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
     outside: outsideSettings(env),
     costLimits: {
@@ -337,5 +340,67 @@ function outsideSettings(env: Record<string, string | undefined>): OutsideSettin
     },
     breakerFailures: f.BREAKER_FAILURES,
     breakerCooldownMs: f.BREAKER_COOLDOWN_MS,
+  };
+}
+
+// -----------------------------------------------------------------------------
+// Web Push
+// -----------------------------------------------------------------------------
+
+export interface PushConfig {
+  /** The VAPID key pair and contact the push services see; undefined: push is off. */
+  vapid?: { publicKey: string; privateKey: string; subject: string };
+  /**
+   * An http origin accepted as a subscription endpoint besides https ones:
+   * only the local push stand-in (supabase/local/push/). Unset in production.
+   */
+  localOrigin?: string;
+  /** How long one push service call may take. */
+  timeoutMs: number;
+}
+
+const Base64Url = (bytes: number, what: string) =>
+  z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil(bytes * 4 / 3)}}$`), `must be ${what}, base64url`);
+
+/** An empty value is no value: `WEB_PUSH_VAPID_PUBLIC_KEY=` turns push off where a default would fill it. */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => v === "" ? undefined : v, schema);
+
+const PushSchema = z.object({
+  WEB_PUSH_VAPID_PUBLIC_KEY: unsetIfEmpty(
+    Base64Url(65, "the VAPID public key (65 bytes, uncompressed P-256)").optional(),
+  ),
+  WEB_PUSH_VAPID_PRIVATE_KEY: unsetIfEmpty(Base64Url(32, "the VAPID private key (32 bytes)").optional()),
+  WEB_PUSH_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)\S+$/, "must be a mailto: or https: URL")
+    .optional(),
+  WEB_PUSH_LOCAL_ORIGIN: z.url({ protocol: /^http$/, error: "must be an http origin" }).optional(),
+  WEB_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
+}).superRefine((env, ctx) => {
+  if (!env.WEB_PUSH_VAPID_PUBLIC_KEY !== !env.WEB_PUSH_VAPID_PRIVATE_KEY) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WEB_PUSH_VAPID_PRIVATE_KEY"],
+      message: "comes with WEB_PUSH_VAPID_PUBLIC_KEY",
+    });
+  }
+});
+
+function pushOf(env: Record<string, string | undefined>): PushConfig {
+  const parsed = PushSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")} ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    vapid: e.WEB_PUSH_VAPID_PUBLIC_KEY && e.WEB_PUSH_VAPID_PRIVATE_KEY
+      ? {
+        publicKey: e.WEB_PUSH_VAPID_PUBLIC_KEY,
+        privateKey: e.WEB_PUSH_VAPID_PRIVATE_KEY,
+        subject: e.WEB_PUSH_SUBJECT ?? "mailto:notificaciones@consultorio.invalid",
+      }
+      : undefined,
+    localOrigin: e.WEB_PUSH_LOCAL_ORIGIN ? new URL(e.WEB_PUSH_LOCAL_ORIGIN).origin : undefined,
+    timeoutMs: e.WEB_PUSH_TIMEOUT_MS,
   };
 }

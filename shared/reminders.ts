@@ -36,7 +36,7 @@ export function reminderText(reminder: DueReminder): string {
  * decide this: it does not understand secret keys, and breaks with signing
  * keys, so the function is deployed without it and checks here.
  */
-async function holdsSecretKey(request: Request, deps: Deps): Promise<boolean> {
+export async function holdsSecretKey(request: Request, deps: Deps): Promise<boolean> {
   const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("Authorization") ?? "")?.[1];
   const apikey = request.headers.get("apikey") ?? undefined;
   const { secretKeys } = deps.config.supabase;

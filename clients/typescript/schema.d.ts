@@ -1066,6 +1066,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications/push-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether Web Push is on, and the VAPID public key to subscribe with */
+        get: operations["getPushConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/push-subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's devices that receive push notifications */
+        get: operations["listPushSubscriptions"];
+        put?: never;
+        /** Register this device's push subscription (saving the same endpoint again updates it) */
+        post: operations["createPushSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/push-subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stop push notifications to one of the caller's devices */
+        delete: operations["deletePushSubscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openai/message": {
         parameters: {
             query?: never;
@@ -2171,6 +2223,25 @@ export interface components {
             /** @example +5491100000002 */
             phone: string;
         };
+        CreatePushSubscription: {
+            /**
+             * Format: uri
+             * @example https://fcm.googleapis.com/fcm/send/dGVzdA...
+             */
+            endpoint: string;
+            keys: {
+                /**
+                 * @description The subscription's authentication secret (getKey('auth'))
+                 * @example tBHItJI5svbpez7KI4CCXg
+                 */
+                auth: string;
+                /**
+                 * @description The subscription's P-256 public key (getKey('p256dh'))
+                 * @example BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM
+                 */
+                p256dh: string;
+            };
+        };
         CreateSpecialty: {
             description?: string;
             name: string;
@@ -2448,6 +2519,21 @@ export interface components {
             title: string;
             /** @example https://consultorio.dev/problems/validation */
             type: string;
+        };
+        PushConfig: {
+            /** @description Whether this server sends Web Push (VAPID keys configured) */
+            enabled: boolean;
+            /** @description The VAPID public key, base64url: PushManager.subscribe's applicationServerKey */
+            publicKey: string | null;
+        };
+        PushSubscription: {
+            /** Format: date-time */
+            createdAt: string;
+            endpoint: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastSentAt: string | null;
         };
         RealtimeToken: {
             /** Format: date-time */
@@ -16137,6 +16223,517 @@ export interface operations {
                      *       "status": 413,
                      *       "code": "FILE_001",
                      *       "detail": "Archivo demasiado grande",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    getPushConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Push settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "enabled": true,
+                     *         "publicKey": "texto de ejemplo"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["PushConfig"];
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    listPushSubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's subscriptions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": [
+                     *         {
+                     *           "id": "550e8400-e29b-41d4-a716-446655440000",
+                     *           "endpoint": "texto de ejemplo",
+                     *           "createdAt": "2026-01-20T10:30:00.000Z",
+                     *           "lastSentAt": "2026-01-20T10:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["PushSubscription"][];
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    createPushSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description JSON body */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "endpoint": "https://fcm.googleapis.com/fcm/send/dGVzdA...",
+                 *       "keys": {
+                 *         "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                 *         "auth": "tBHItJI5svbpez7KI4CCXg"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreatePushSubscription"];
+            };
+        };
+        responses: {
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "550e8400-e29b-41d4-a716-446655440000",
+                     *         "endpoint": "texto de ejemplo",
+                     *         "createdAt": "2026-01-20T10:30:00.000Z",
+                     *         "lastSentAt": "2026-01-20T10:30:00.000Z"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["PushSubscription"];
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Invalid input (VAL_001 names each field; FILE_003, CHAT_002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/validation",
+                     *       "title": "Error de validación de campos",
+                     *       "status": 400,
+                     *       "code": "VAL_001",
+                     *       "detail": "Error de validación de campos",
+                     *       "errors": [
+                     *         {
+                     *           "field": "phone",
+                     *           "message": "debe estar en formato E.164"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict (RES_002, APP_001, CON_001, CON_002, CON_003, FILE_002, VID_001, VID_002, CHAT_004) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/already-exists",
+                     *       "title": "Recurso ya existe",
+                     *       "status": 409,
+                     *       "code": "RES_002",
+                     *       "detail": "Recurso ya existe",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body or file too large (REQ_001, FILE_001) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/file-too-large",
+                     *       "title": "Archivo demasiado grande",
+                     *       "status": 413,
+                     *       "code": "FILE_001",
+                     *       "detail": "Archivo demasiado grande",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unexpected error (SRV_001) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/internal",
+                     *       "title": "Error interno",
+                     *       "status": 500,
+                     *       "code": "SRV_001",
+                     *       "detail": "Error interno",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Temporarily unavailable, with Retry-After (SRV_002: a conflict or an outside service; SRV_003: the database) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unavailable",
+                     *       "title": "Servicio no disponible",
+                     *       "status": 503,
+                     *       "code": "SRV_002",
+                     *       "detail": "Servicio no disponible",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    deletePushSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "550e8400-e29b-41d4-a716-446655440000"
+                     *       },
+                     *       "message": "texto de ejemplo",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                        };
+                        message?: string;
+                        /** @enum {boolean} */
+                        success: true;
+                        /** Format: date-time */
+                        timestamp: string;
+                    };
+                };
+            };
+            /** @description Invalid input (VAL_001 names each field; FILE_003, CHAT_002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/validation",
+                     *       "title": "Error de validación de campos",
+                     *       "status": 400,
+                     *       "code": "VAL_001",
+                     *       "detail": "Error de validación de campos",
+                     *       "errors": [
+                     *         {
+                     *           "field": "phone",
+                     *           "message": "debe estar en formato E.164"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token (AUTH_001) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/unauthenticated",
+                     *       "title": "No autenticado",
+                     *       "status": 401,
+                     *       "code": "AUTH_001",
+                     *       "detail": "No autenticado",
+                     *       "timestamp": "2026-01-20T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (RES_001) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://consultorio.dev/problems/not-found",
+                     *       "title": "Recurso no encontrado",
+                     *       "status": 404,
+                     *       "code": "RES_001",
+                     *       "detail": "Recurso no encontrado",
                      *       "timestamp": "2026-01-20T10:30:00.000Z"
                      *     }
                      */

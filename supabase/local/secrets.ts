@@ -17,6 +17,8 @@ export interface LocalSecrets {
   /** The project's API keys, in Supabase's format. */
   publishableKey: string;
   secretKey: string;
+  /** The local VAPID key pair (Web Push), base64url: the raw P-256 public point and private scalar. */
+  vapid: { publicKey: string; privateKey: string };
 }
 
 export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets & { created: boolean }> {
@@ -37,6 +39,9 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets
       ? saved.publishableKey
       : `sb_publishable_${randomSecret(16)}`,
     secretKey: saved.secretKey?.startsWith("sb_secret_") ? saved.secretKey : `sb_secret_${randomSecret(16)}`,
+    vapid: saved.vapid?.publicKey?.length === 87 && saved.vapid.privateKey?.length === 43
+      ? saved.vapid
+      : await generateVapidKeys(),
   };
   const changed = JSON.stringify(secrets) !== JSON.stringify({ ...saved });
   if (changed) {
@@ -51,4 +56,12 @@ const long = (value: unknown) => typeof value === "string" && value.length >= 32
 
 function randomSecret(bytes = 48): string {
   return encodeBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** A VAPID key pair as `web-push generate-vapid-keys` prints it. */
+async function generateVapidKeys(): Promise<{ publicKey: string; privateKey: string }> {
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign"]);
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
+  return { publicKey: encodeBase64Url(raw), privateKey: jwk.d! };
 }

@@ -21,6 +21,7 @@ import { createLiveKitStandIn, type LiveKitStandIn } from "./livekit/server.ts";
 import { createLiveKitWebhookApp } from "../../shared/livekit-webhook.ts";
 import { createWhatsAppWebhookApp } from "../../shared/whatsapp-webhook.ts";
 import { createRemindersApp } from "../../shared/reminders.ts";
+import { createPushApp } from "../../shared/push.ts";
 import { createOpenAIStandIn, type OpenAIStandIn } from "./openai/server.ts";
 import { createTwilioStandIn, type TwilioStandIn } from "./twilio/server.ts";
 
@@ -88,6 +89,11 @@ export async function createStack(options: StackOptions): Promise<Stack> {
   env.LIVEKIT_API_KEY ??= "devkey";
   env.LIVEKIT_API_SECRET ||= local.livekitApiSecret;
   env.WHATSAPP_SENDER ??= "console";
+  // Web Push: the local VAPID pair unless the environment gives one (both empty: push off).
+  if (env.WEB_PUSH_VAPID_PUBLIC_KEY === undefined && env.WEB_PUSH_VAPID_PRIVATE_KEY === undefined) {
+    env.WEB_PUSH_VAPID_PUBLIC_KEY = local.vapid.publicKey;
+    env.WEB_PUSH_VAPID_PRIVATE_KEY = local.vapid.privateKey;
+  }
   // WhatsApp's webhook: the URL Twilio would call, through this gateway, and a
   // local auth token to sign it with. The assistant's model: the OpenAI
   // stand-in (supabase/local/openai/) unless the environment names a server.
@@ -173,6 +179,7 @@ export async function createStack(options: StackOptions): Promise<Stack> {
         "livekit-webhook": webhook.fetch,
         "whatsapp-webhook": createWhatsAppWebhookApp(deps).fetch,
         reminders: createRemindersApp(deps).fetch,
+        push: createPushApp(deps).fetch,
       },
       storage,
       realtime: realtime.handle,

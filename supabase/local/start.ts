@@ -79,6 +79,7 @@ Demo accounts${
 +5491100000003 and +5491100000005 (patients); password: consultorio-demo
 WhatsApp messages (reset codes, the assistant's answers, reminders) are printed here instead of being sent.
 Reminders: ${apiUrl}/functions/v1/reminders runs every 5 minutes (Supabase Cron in production).
+Web Push: ${apiUrl}/functions/v1/push runs every 5 seconds (Supabase Cron in production).
 Started in ${Math.round(performance.now() - started)} ms. Press Ctrl+C to stop.
 `);
 
@@ -93,8 +94,17 @@ const remindersTimer = setInterval(() => {
   )).then((res) => res.body?.cancel()).catch((error) => console.error("reminders failed:", error.name));
 }, REMINDERS_EVERY_MS);
 
+// Supabase Cron calls the push function every few seconds in production; here, a timer does.
+const PUSH_EVERY_MS = 5_000;
+const pushTimer = setInterval(() => {
+  Promise.resolve(stack.handler(
+    new Request(`${apiUrl}/functions/v1/push`, { method: "POST", headers: { apikey: stack.secretKey } }),
+  )).then((res) => res.body?.cancel()).catch((error) => console.error("push failed:", error.name));
+}, PUSH_EVERY_MS);
+
 const stop = async () => {
   clearInterval(remindersTimer);
+  clearInterval(pushTimer);
   await server.shutdown();
   await stack.close();
   dataLock.close();

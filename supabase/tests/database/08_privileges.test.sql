@@ -46,9 +46,10 @@ select is(
 select is(
   pg_temp.tables_where('{public}', 'authenticated', 'DELETE') <@ array[
     'public.chat_blocks', 'public.clinic_settings', 'public.doctor_availability_exceptions',
-    'public.doctor_weekly_hours', 'public.specialties'
+    'public.doctor_weekly_hours', 'public.push_subscriptions', 'public.specialties'
   ],
-  true, 'authenticated: may DELETE only from the catalog tables and chat blocks (whose policies decide)'
+  true, 'authenticated: may DELETE only from the catalog tables, chat blocks and their own push subscriptions '
+        '(whose policies decide)'
 );
 select is(
   has_table_privilege('authenticated', 'public.audit_events', 'INSERT, UPDATE, DELETE'),
