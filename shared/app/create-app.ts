@@ -9,7 +9,7 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { authenticate } from "./authenticate.ts";
-import { zodToApiError } from "./create-router.ts";
+import { defaultValidationHook } from "./create-router.ts";
 import { onError, problemResponse } from "./on-error.ts";
 import { ApiError } from "./problem.ts";
 import type { AppBindings, Deps } from "./types.ts";
@@ -19,9 +19,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function createApp(deps: Deps, basePath: string) {
   const app = new OpenAPIHono<AppBindings>({
     strict: false,
-    defaultHook: (result) => {
-      if (!result.success) throw zodToApiError(result.error, result.target);
-    },
+    defaultHook: defaultValidationHook,
   }).basePath(basePath);
 
   app.use(requestId({ limitLength: 128 }));

@@ -379,6 +379,17 @@ export function requestFor(op: Operation, pool: IdPool): fc.Arbitrary<FuzzReques
     );
   }
 
+  // An unknown query parameter is refused naming it, never ignored (decision 12).
+  kinds.push(
+    fc.tuple(base, fc.stringMatching(/^[a-zA-Z0-9_]{1,12}$/)).map(([r, key]) =>
+      build({ ...r, query: [...r.query, [`x_${key}`, "1"]] }, {
+        kind: "field",
+        field: `x_${key}`,
+        how: "unknown",
+      })
+    ),
+  );
+
   if (op.body) {
     const properties: Record<string, Schema> = op.body.properties ?? {};
     for (const [field, schema] of Object.entries(properties)) {
@@ -400,12 +411,22 @@ export function requestFor(op: Operation, pool: IdPool): fc.Arbitrary<FuzzReques
         return build({ ...r, body: rest }, { kind: "field", field, how: "missing" });
       }));
     }
-    // Extra fields are stripped: the answer is whatever the valid request gets.
-    kinds.push(
-      fc.tuple(base, fc.string({ minLength: 1, maxLength: 12 }), fc.jsonValue({ maxDepth: 2 })).map((
-        [r, key, value],
-      ) => build({ ...r, body: { ...(r.body as object), [`x_${key}`]: value } }, { kind: "none" })),
-    );
+    // An unknown field is refused naming it, never dropped (decision 12), unless the schema
+    // takes any field (a FHIR resource).
+    const open = op.body.additionalProperties !== undefined && op.body.additionalProperties !== false;
+    if (!open) {
+      kinds.push(
+        fc.tuple(base, fc.stringMatching(/^[a-zA-Z0-9_]{1,12}$/), fc.jsonValue({ maxDepth: 2 })).map((
+          [r, key, value],
+        ) =>
+          build({ ...r, body: { ...(r.body as object), [`x_${key}`]: value } }, {
+            kind: "field",
+            field: `x_${key}`,
+            how: "unknown",
+          })
+        ),
+      );
+    }
     kinds.push(
       fc.tuple(
         base,

@@ -133,6 +133,11 @@ function check(request: FuzzRequest, res: Answer, written: string[]) {
     case "field": {
       if (res.status !== 400) fail(`a bad ${request.fault.field} was not refused with 400`);
       const field = request.fault.field;
+      // VAL_002 is for a missing field only (decision 12); a missing one may be VAL_001 when the
+      // generated request has a second, invalid fault.
+      if (!fhir && res.body.code === "VAL_002" && request.fault.how !== "missing") {
+        fail(`a ${request.fault.how} ${field} was VAL_002`);
+      }
       const named =
         (fhir
           ? (res.body.issue ?? []).flatMap((i: { expression?: string[] }) => i.expression ?? [])

@@ -16,9 +16,18 @@ export function assertProblem(res: CallResult, status: number, code: string) {
   }
 }
 
-/** Asserts 400 VAL_001 naming each of `fields`. */
+/** Asserts 400 VAL_001 (an invalid or unknown field) naming each of `fields`. */
 export function assertFieldErrors(res: CallResult, ...fields: string[]) {
-  assertProblem(res, 400, "VAL_001");
+  assertNamed(res, "VAL_001", fields);
+}
+
+/** Asserts 400 VAL_002 (a missing required field) naming each of `fields`. */
+export function assertMissingFields(res: CallResult, ...fields: string[]) {
+  assertNamed(res, "VAL_002", fields);
+}
+
+function assertNamed(res: CallResult, code: string, fields: string[]) {
+  assertProblem(res, 400, code);
   const named = (res.body.errors ?? []).map((e: { field: string }) => e.field);
   for (const field of fields) {
     assert(named.includes(field), `no error for ${field}: ${JSON.stringify(named)}`);
