@@ -1,5 +1,5 @@
 /** Auth over real HTTP: login, logout and revocation, password reset by WhatsApp code. */
-import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
+import { assertFieldErrors, assertMissingFields, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./helpers/std.ts";
 import {
   call,
@@ -52,7 +52,7 @@ testBothDrivers("auth: login, tokens and logout", async (t, s) => {
   });
 
   await t.step("bad input names the fields", async () => {
-    assertFieldErrors(await call(s, "POST", "/v1/auth/login", { body: {} }), "phone", "password");
+    assertMissingFields(await call(s, "POST", "/v1/auth/login", { body: {} }), "phone", "password");
     assertFieldErrors(
       await call(s, "POST", "/v1/auth/login", { body: { phone: "12345", password: "short" } }),
       "phone",

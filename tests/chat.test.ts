@@ -29,7 +29,7 @@
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
 import { heard, platformClient, subscribe } from "./helpers/realtime.ts";
 import { decodeJwt } from "jose";
-import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
+import { assertFieldErrors, assertMissingFields, assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf, type TestPatient } from "./helpers/clinic.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/std.ts";
 import { call, createUser, testBothDrivers, type TestStack, type TestUser } from "./helpers/stack.ts";
@@ -776,7 +776,7 @@ testBothDrivers("chat: a blocked user can neither message nor start a conversati
       body: { userId: f.patient.id },
     });
     assertFieldErrors(self, "userId");
-    assertFieldErrors(
+    assertMissingFields(
       await call(s, "POST", "/v1/chat/block-user", { token: f.patient.token, body: {} }),
       "userId",
     );

@@ -7,7 +7,7 @@
  * Each: the rightful call, bad input named, the wrong caller refused.
  */
 import { decodeJwt } from "jose";
-import { assertFieldErrors, assertOk, assertProblem } from "./helpers/assertions.ts";
+import { assertFieldErrors, assertMissingFields, assertOk, assertProblem } from "./helpers/assertions.ts";
 import { at, book, PATIENT_PASSWORD, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { consultationFixture, openConsultation } from "./helpers/consultations.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
@@ -150,7 +150,7 @@ testBothDrivers("auth: a signed-in password change ends the other sessions, not 
     call(s, "POST", "/v1/auth/change-password", { token, body });
 
   await t.step("bad input is 400 naming the field, nothing changes", async () => {
-    assertFieldErrors(
+    assertMissingFields(
       await change(patient.token, { newPassword: NEW, confirmPassword: NEW }),
       "currentPassword",
     );
@@ -298,8 +298,8 @@ testBothDrivers("appointments: a free slot booked by doctor and start alone", as
   );
 
   await t.step("bad input names the field; an unknown doctor is 404", async () => {
-    assertFieldErrors(await bookSlot(patient.token, { startAppointment: at(7, 10) }), "doctorId");
-    assertFieldErrors(await bookSlot(patient.token, { doctorId: doctor.id }), "startAppointment");
+    assertMissingFields(await bookSlot(patient.token, { startAppointment: at(7, 10) }), "doctorId");
+    assertMissingFields(await bookSlot(patient.token, { doctorId: doctor.id }), "startAppointment");
     assertFieldErrors(
       await bookSlot(patient.token, { doctorId: doctor.id, startAppointment: "mañana" }),
       "startAppointment",

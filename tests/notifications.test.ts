@@ -27,7 +27,7 @@
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
 import webpush from "web-push";
 import { platformClient } from "./helpers/realtime.ts";
-import { assertFieldErrors, assertProblem } from "./helpers/assertions.ts";
+import { assertFieldErrors, assertMissingFields, assertProblem } from "./helpers/assertions.ts";
 import { at, book, registerPatient, specialtyOf } from "./helpers/clinic.ts";
 import { assert, assertEquals } from "./helpers/std.ts";
 import { call, createUser, testBothDrivers, type TestStack } from "./helpers/stack.ts";
@@ -195,7 +195,7 @@ testBothDrivers(
           for (const [i, content] of ["Hola Pablo", "¿Cómo sigue?"].entries()) {
             const sent = await call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, {
               token: p.doctor.token,
-              body: { content, messageType: "text" },
+              body: { content },
             });
             expectStatus(sent, 201);
             const event = await find("new_message", (e) => e.messageId === sent.body.data.message.id);
@@ -312,12 +312,17 @@ testBothDrivers(
         [{ ...device, endpoint: "http://push.example.com/abc" }, "endpoint"],
         [{ ...device, endpoint: "https://10.0.0.1/abc" }, "endpoint"],
         [{ ...device, endpoint: `https://push.example.com/${"a".repeat(1100)}` }, "endpoint"],
-        [{ endpoint: device.endpoint }, "keys"],
-        [{ ...device, keys: { auth: device.keys.auth } }, "keys.p256dh"],
         [{ ...device, keys: { ...device.keys, auth: "short" } }, "keys.auth"],
       ];
       for (const [body, field] of cases) {
         assertFieldErrors(await call(s, "POST", path, { token: p.patient.token, body }), field);
+      }
+      const missing: Array<[unknown, string]> = [
+        [{ endpoint: device.endpoint }, "keys"],
+        [{ ...device, keys: { auth: device.keys.auth } }, "keys.p256dh"],
+      ];
+      for (const [body, field] of missing) {
+        assertMissingFields(await call(s, "POST", path, { token: p.patient.token, body }), field);
       }
       const list = await call(s, "GET", path, { token: p.patient.token });
       assertEquals(list.body.data, [], "nothing was saved");

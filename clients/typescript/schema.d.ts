@@ -1058,7 +1058,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Adds the doctor's message to their conversation (stored only; the assistant answers through POST /v1/openai/message or WhatsApp) */
+        /** Adds a message to the doctor's own conversation (stored only; the assistant answers through POST /v1/openai/message or WhatsApp) */
         post: operations["sendAiConversationMessage"];
         delete?: never;
         options?: never;
@@ -2089,11 +2089,11 @@ export interface components {
             /** Format: uuid */
             conversationId: string;
             /**
-             * @description Always `user`: the assistant's answers are written by the assistant only
+             * @description `assistant` stores a message in the assistant's voice (a client keeping its transcript): stored read, it asks nothing of the assistant, and it never proposes nor confirms an action (those are the server's own pending action, confirmed only by the doctor's explicit yes)
              * @default user
              * @enum {string}
              */
-            role: "user";
+            role: "user" | "assistant";
         };
         /**
          * @example {

@@ -79,8 +79,9 @@ export const createMessage: AppRouteHandler<CreateMessageRoute> = async (c) => {
   const row = await c.var.db.transaction(async (tx) => {
     await requireConversation(tx, body.conversationId);
     const [inserted] = await tx.query<MessageRow>(
-      `insert into public.ai_messages as m (conversation_id, role, content, token_count)
-       values ($1, $2, $3, $4) returning ${MESSAGE_COLUMNS}`,
+      // A message the doctor stores in the assistant's voice is theirs: never an unread answer.
+      `insert into public.ai_messages as m (conversation_id, role, content, token_count, read_at)
+       values ($1, $2, $3, $4, case when $2 = 'assistant' then now() end) returning ${MESSAGE_COLUMNS}`,
       [body.conversationId, body.role, body.content, estimateTokens(body.content)],
     );
     return inserted;

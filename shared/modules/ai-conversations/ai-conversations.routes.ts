@@ -29,8 +29,11 @@ export const AiMessageSchema = z.object({
 
 export const CreateAiMessageSchema = z.object({
   conversationId: z.uuid(),
-  role: z.enum(["user"], { error: "solo el asistente escribe mensajes con role assistant" }).default("user")
-    .openapi({ description: "Always `user`: the assistant's answers are written by the assistant only" }),
+  role: z.enum(["user", "assistant"]).default("user").openapi({
+    description: "`assistant` stores a message in the assistant's voice (a client keeping its transcript): " +
+      "stored read, it asks nothing of the assistant, and it never proposes nor confirms an action " +
+      "(those are the server's own pending action, confirmed only by the doctor's explicit yes)",
+  }),
   content: z.string().trim().min(1).max(4000),
 }).openapi("CreateAiMessage");
 
@@ -71,7 +74,7 @@ export const createMessage = createRoute({
   path: "/v1/messages",
   operationId: "sendAiConversationMessage",
   tags,
-  summary: "Adds the doctor's message to their conversation (stored only; the assistant answers through " +
+  summary: "Adds a message to the doctor's own conversation (stored only; the assistant answers through " +
     "POST /v1/openai/message or WhatsApp)",
   request: { body: jsonBody(CreateAiMessageSchema) },
   responses: { 201: ok(AiMessageSchema, "The message stored"), ...problems(403, 404) },
