@@ -14,7 +14,13 @@
  * `accessToken` callback has not resolved yet, so the first join goes out
  * without `access_token`; Realtime then authorizes it with the socket's
  * `apikey` (the publishable key, role anon) and a private channel refuses
- * it. The second step below shows that refusal, so the advice stays true.
+ * it. The first step below shows that refusal, so the advice stays true.
+ *
+ * Why the `accessToken` option and not a bare `setAuth(token)`: supabase-js
+ * always gives realtime-js an accessToken callback of its own (the auth
+ * session, else the publishable key); after a join, on connect and on each
+ * heartbeat realtime-js asks it again, so the token set by hand is replaced
+ * by the publishable key and the next private join is refused (second step).
  */
 import { createClient, type RealtimeChannel } from "@supabase/supabase-js";
 import { heard, platformClient, platformTokenSource, subscribe } from "./helpers/realtime.ts";
@@ -61,6 +67,29 @@ testBothDrivers(
           assertEquals(first.status, "CHANNEL_ERROR");
         } finally {
           await hasty.removeAllChannels();
+        }
+      },
+    );
+
+    await t.step(
+      "the old way, setAuth(token) without accessToken: the first join succeeds, the next is refused",
+      async () => {
+        const old = createClient(s.origin, s.stack.anonKey);
+        try {
+          await old.realtime.setAuth(await platformTokenSource(s, f.patient.token)());
+          assertEquals(
+            (await subscribe(old.channel(topics.user, { config: { private: true } }))).status,
+            "SUBSCRIBED",
+          );
+          // After a join supabase-js asks its own (empty) auth session again and gets the publishable key.
+          await eventually(
+            "the token replaced by the publishable key",
+            () => old.realtime.accessTokenValue === s.stack.anonKey || undefined,
+          );
+          const second = await subscribe(old.channel(topics.conversation, { config: { private: true } }));
+          assertEquals(second.status, "CHANNEL_ERROR");
+        } finally {
+          await old.removeAllChannels();
         }
       },
     );
