@@ -192,7 +192,7 @@ testBothDrivers("contract: health, CORS, request ids and secure headers", async 
     assertEquals(res.body.database.driver, s.driver);
   });
 
-  await t.step("a CORS preflight from a browser origin is allowed with credentials", async () => {
+  await t.step("a CORS preflight from a browser origin is allowed, without credentials", async () => {
     const res = await fetch(s.api("/v1/auth/login"), {
       method: "OPTIONS",
       headers: {
@@ -203,8 +203,8 @@ testBothDrivers("contract: health, CORS, request ids and secure headers", async 
     });
     await res.body?.cancel();
     assertEquals(res.status, 204);
-    assertEquals(res.headers.get("access-control-allow-origin"), "https://app.consultorio.dev");
-    assertEquals(res.headers.get("access-control-allow-credentials"), "true");
+    assertEquals(res.headers.get("access-control-allow-origin"), "*");
+    assertEquals(res.headers.get("access-control-allow-credentials"), null);
     for (const method of ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"]) {
       assert(res.headers.get("access-control-allow-methods")!.includes(method));
     }

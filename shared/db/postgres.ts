@@ -219,10 +219,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       if (error !== undefined && !lost && !isDatabaseUnavailable(error)) {
         await conn.unsafe("rollback").catch(() => {});
       }
-      if (lost) return; // the pool reconnects it when it is next needed
       if (connection) connection.onclose = null;
-      // Lost, but its close not yet seen: back only once the close is through (see LOST_QUARANTINE_MS).
-      if (error !== undefined && isDatabaseUnavailable(error)) {
+      // A lost connection goes back only once its close is through (LOST_QUARANTINE_MS); the pool
+      // reconnects it when it is next reserved. Kept out for good, every restart would shrink the pool.
+      if (lost || (error !== undefined && isDatabaseUnavailable(error))) {
         setTimeout(() => conn.release(), LOST_QUARANTINE_MS);
       } else conn.release();
     };
