@@ -137,7 +137,7 @@ testBothDrivers(
       await t.step("the doctor writes: new_message on conversation:{id}", async () => {
         const sent = await call(s, "POST", `/v1/chat/conversations/${conversationId}/messages`, {
           token: f.doctor.token,
-          body: { content: "Hola Pablo", messageType: "text" },
+          body: { content: "Hola Pablo" },
         });
         expectStatus(sent, 201);
         const event = await find(
