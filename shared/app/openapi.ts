@@ -47,13 +47,9 @@ export function problems<const S extends ProblemStatus>(...statuses: S[]) {
   };
 }
 
-/**
- * Nothing: the answers an operation's shape implies (400 with input, 401 when
- * authenticated, 404 with a path id, 413 with a body, 500, 503 where the database is needed) are added to the
- * document by openapi-document.ts. Kept so that routes written against the
- * older list still compile; declare only the statuses a route adds.
- */
-export const PROTECTED = [] as const;
+// The answers an operation's shape implies (400 with input, 401 when authenticated, 404 with a path id,
+// 413 with a body, 500, 503 where the database is needed) are added by openapi-document.ts: a route
+// declares only the statuses it adds.
 
 export function jsonBody<T extends z.ZodType>(schema: T, description = "JSON body") {
   return { required: true, description, content: { "application/json": { schema } } };

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { IsoDateTime } from "../../app/fields.ts";
-import { jsonBody, ok, problems, PROTECTED, UuidParamsSchema } from "../../app/openapi.ts";
+import { jsonBody, ok, problems, UuidParamsSchema } from "../../app/openapi.ts";
 
 const tags = ["Notifications"];
 
@@ -45,7 +45,7 @@ export const pushConfig = createRoute({
   operationId: "getPushConfig",
   tags,
   summary: "Whether Web Push is on, and the VAPID public key to subscribe with",
-  responses: { 200: ok(PushConfigSchema, "Push settings"), ...problems(...PROTECTED) },
+  responses: { 200: ok(PushConfigSchema, "Push settings"), ...problems() },
 });
 
 export const listSubscriptions = createRoute({
@@ -56,7 +56,7 @@ export const listSubscriptions = createRoute({
   summary: "The caller's devices that receive push notifications",
   responses: {
     200: ok(z.array(PushSubscriptionSchema), "The caller's subscriptions"),
-    ...problems(...PROTECTED),
+    ...problems(),
   },
 });
 
@@ -69,7 +69,7 @@ export const createSubscription = createRoute({
   request: { body: jsonBody(CreatePushSubscriptionSchema) },
   responses: {
     201: ok(PushSubscriptionSchema, "Registered"),
-    ...problems(...PROTECTED, 409, 503),
+    ...problems(409, 503),
   },
 });
 
@@ -80,7 +80,7 @@ export const deleteSubscription = createRoute({
   tags,
   summary: "Stop push notifications to one of the caller's devices",
   request: { params: UuidParamsSchema },
-  responses: { 200: ok(z.object({ id: z.uuid() }), "Removed"), ...problems(...PROTECTED, 404) },
+  responses: { 200: ok(z.object({ id: z.uuid() }), "Removed"), ...problems(404) },
 });
 
 export type PushConfigRoute = typeof pushConfig;
